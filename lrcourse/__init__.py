@@ -1,0 +1,17 @@
+"""lrcourse: the learning rate and adaptive learning-rate methods, from first principles.
+
+The supporting library of the course notebooks:
+
+- ``lrcourse.optim``: SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW in numpy;
+- ``lrcourse.torch_optim``: the same six as ``torch.optim.Optimizer`` subclasses;
+- ``lrcourse.schedules``: learning-rate schedules as functions of the step;
+- ``lrcourse.functions``: the test surfaces, with gradients and known minima;
+- ``get_device()`` / ``describe_device()``: CUDA when present, else the CPU.
+
+Importing ``lrcourse`` (or its numpy modules) does not import torch.
+"""
+
+from lrcourse.device import describe_device, get_device
+
+__version__ = "0.1.0"
+__all__ = ["get_device", "describe_device", "__version__"]

@@ -1,0 +1,301 @@
+"""The test surfaces of the course, each with value, analytic gradient and known minimum.
+
+Every surface ``f`` is called as ``f(x)`` for its value and ``f.grad(x)`` for
+its gradient. ``x`` has shape ``(dim,)`` for one point, or ``(dim, ...)`` for
+a grid, so ``f(np.stack(np.meshgrid(xs, ys)))`` gives the values to contour.
+Each surface also carries
+
+- ``minima``: the global minimisers, one row each, and ``min_value``;
+- ``bounds``: a sensible plotting box, one ``(low, high)`` per coordinate;
+- ``start``: a default starting point for the demonstrations;
+- ``name``: how figures and widgets call it.
+
+``Quadratic`` adds its closed forms (smoothness ``L``, strong convexity
+``mu``, condition number ``kappa``, the stability limit ``2/L``, the best fixed
+lr ``2/(mu+L)`` and its rate); ``Noisy`` wraps any surface with a seeded
+Gaussian gradient noise, for the stochastic chapters.
+"""
+
+import numpy as np
+
+__all__ = ["Surface", "Quadratic", "Rosenbrock", "Beale", "Saddle", "Himmelblau", "TwoBasin",
+           "Noisy", "SURFACES"]
+
+
+class Surface:
+    """Common behaviour; a subclass writes ``value(x)`` and ``gradient(x)`` on float arrays."""
+
+    name = "surface"
+    dim = 2
+    minima = np.zeros((1, 2))
+    bounds = ((-1.0, 1.0), (-1.0, 1.0))
+    start = np.zeros(2)
+
+    def _point(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape[:1] != (self.dim,):
+            raise ValueError(f"{self.name} takes points of shape ({self.dim}, ...), got {x.shape}")
+        return x
+
+    def __call__(self, x):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.value(self._point(x))
+
+    def grad(self, x):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.gradient(self._point(x))
+
+    @property
+    def min_value(self):
+        return float(self(self.minima[0]))
+
+    def __repr__(self):
+        return f"<{self.name}>"
+
+
+class Quadratic(Surface):
+    """f(x) = 1/2 (x - c)^T A (x - c) with A = Q diag(eigenvalues) Q^T.
+
+    ``eigenvalues`` fix the curvatures (mu = smallest, L = largest), ``angle``
+    rotates the axes in 2-D (or ``Q`` gives any orthogonal matrix) and
+    ``center`` is the minimiser. ``Quadratic.with_condition(kappa)`` builds one
+    with a chosen condition number.
+    """
+
+    def __init__(self, eigenvalues=(1.0, 10.0), angle=0.0, center=None, Q=None, start=None):
+        self.eigenvalues = np.asarray(eigenvalues, dtype=np.float64).ravel()
+        if np.any(self.eigenvalues <= 0):
+            raise ValueError(f"Expected positive eigenvalues, but got {self.eigenvalues}")
+        self.dim = d = self.eigenvalues.size
+        if Q is None:
+            Q = np.eye(d)
+            if d == 2:
+                c, s = np.cos(angle), np.sin(angle)
+                Q = np.array([[c, -s], [s, c]])
+        self.Q = np.asarray(Q, dtype=np.float64)
+        self.A = self.Q @ np.diag(self.eigenvalues) @ self.Q.T
+        self.center = np.zeros(d) if center is None else np.asarray(center, dtype=np.float64)
+        self.minima = self.center[None, :]
+        self.start = np.full(d, 1.0) if start is None else np.asarray(start, dtype=np.float64)
+        r = 1.25 * float(np.max(np.abs(self.start - self.center)))
+        self.bounds = tuple((c - r, c + r) for c in self.center)
+        self.name = f"quadratic (kappa = {self.kappa:g})"
+
+    @classmethod
+    def with_condition(cls, kappa, L=1.0, dim=2, angle=0.0, seed=None, **kwargs):
+        """Eigenvalues from L/kappa to L (evenly on a log scale); a random rotation if ``seed``."""
+        eigenvalues = np.geomspace(L / kappa, L, dim)
+        Q = None
+        if seed is not None:
+            Q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((dim, dim)))
+        return cls(eigenvalues, angle=angle, Q=Q, **kwargs)
+
+    @property
+    def L(self):
+        return float(self.eigenvalues.max())
+
+    @property
+    def mu(self):
+        return float(self.eigenvalues.min())
+
+    @property
+    def kappa(self):
+        return self.L / self.mu
+
+    @property
+    def lr_max(self):
+        """GD converges for 0 < lr < 2/L and diverges beyond."""
+        return 2.0 / self.L
+
+    @property
+    def lr_best(self):
+        """The fixed lr with the fastest worst-case rate, 2/(mu + L)."""
+        return 2.0 / (self.mu + self.L)
+
+    @property
+    def rate_best(self):
+        """|1 - lr_best * L| = (kappa - 1)/(kappa + 1): the error shrinks by this each step."""
+        return (self.kappa - 1) / (self.kappa + 1)
+
+    def rate(self, lr):
+        """max_i |1 - lr * lambda_i|: GD's contraction factor per step at this lr."""
+        return float(np.max(np.abs(1 - lr * self.eigenvalues)))
+
+    def _shifted(self, x):
+        return x - self.center.reshape((-1,) + (1,) * (x.ndim - 1))
+
+    def value(self, x):
+        z = self._shifted(x)
+        return 0.5 * np.einsum("i...,ij,j...->...", z, self.A, z)
+
+    def gradient(self, x):
+        return np.einsum("ij,j...->i...", self.A, self._shifted(x))
+
+
+class Rosenbrock(Surface):
+    """f(x, y) = (a - x)^2 + b (y - x^2)^2: a curved narrow valley, minimum (a, a^2)."""
+
+    bounds = ((-2.0, 2.0), (-1.0, 3.0))
+    start = np.array([-1.5, 2.0])
+
+    def __init__(self, a=1.0, b=100.0):
+        self.a, self.b = a, b
+        self.minima = np.array([[a, a * a]])
+        self.name = "Rosenbrock" if (a, b) == (1.0, 100.0) else f"Rosenbrock (a={a}, b={b})"
+
+    def value(self, p):
+        x, y = p
+        return (self.a - x) ** 2 + self.b * (y - x * x) ** 2
+
+    def gradient(self, p):
+        x, y = p
+        return np.stack([-2 * (self.a - x) - 4 * self.b * x * (y - x * x),
+                         2 * self.b * (y - x * x)])
+
+
+class Beale(Surface):
+    """f(x, y) = sum_i (c_i - x + x y^i)^2, c = (1.5, 2.25, 2.625); minimum (3, 0.5)."""
+
+    name = "Beale"
+    minima = np.array([[3.0, 0.5]])
+    bounds = ((-4.5, 4.5), (-4.5, 4.5))
+    start = np.array([1.0, 1.5])
+    _c = (1.5, 2.25, 2.625)
+
+    def value(self, p):
+        x, y = p
+        return sum((c - x + x * y ** i) ** 2 for i, c in enumerate(self._c, start=1))
+
+    def gradient(self, p):
+        x, y = p
+        dx = dy = 0.0
+        for i, c in enumerate(self._c, start=1):
+            r = c - x + x * y ** i
+            dx = dx + 2 * r * (y ** i - 1)
+            dy = dy + 2 * r * i * x * y ** (i - 1)
+        return np.stack([dx + 0 * y, dy + 0 * x])
+
+
+class Saddle(Surface):
+    """f(x, y) = x^2 + y^4/4 - y^2/2: a saddle point at the origin between minima (0, +-1).
+
+    Gradient descent started on the line y = 0 walks into the saddle and stays;
+    any push off that line escapes, slowly, because the curvature there is -1.
+    """
+
+    name = "saddle"
+    minima = np.array([[0.0, -1.0], [0.0, 1.0]])
+    saddle_point = np.array([0.0, 0.0])
+    bounds = ((-2.0, 2.0), (-2.0, 2.0))
+    start = np.array([1.5, 1e-3])
+
+    def value(self, p):
+        x, y = p
+        return x * x + y ** 4 / 4 - y * y / 2
+
+    def gradient(self, p):
+        x, y = p
+        return np.stack([2 * x, y ** 3 - y])
+
+
+class Himmelblau(Surface):
+    """f(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2: four minima, all with value 0."""
+
+    name = "Himmelblau"
+    minima = np.array([[3.0, 2.0], [-2.805118086952745, 3.131312518250573],
+                       [-3.779310253377747, -3.283185991286170],
+                       [3.584428340330492, -1.848126526964404]])
+    bounds = ((-5.0, 5.0), (-5.0, 5.0))
+    start = np.array([0.0, 0.0])
+
+    def value(self, p):
+        x, y = p
+        return (x * x + y - 11) ** 2 + (x + y * y - 7) ** 2
+
+    def gradient(self, p):
+        x, y = p
+        a, b = x * x + y - 11, x + y * y - 7
+        return np.stack([4 * x * a + 2 * b, 2 * a + 4 * y * b])
+
+
+class TwoBasin(Surface):
+    """A 1-D function with a sharp deep basin and a wide shallow one: the lr picks the basin.
+
+    f(x) = x^2/20 - depth * exp(-(x - x_sharp)^2 / (2 w^2)) - exp(-(x - x_wide)^2 / 2)
+
+    The sharp basin (curvature about ``depth/w^2``) is the global minimum; an
+    lr above 2/curvature cannot settle there, bounces out and lands in the wide
+    basin, which a small lr would never leave. ``minima`` holds the global
+    one, ``local_minima`` both (sharp first), ``curvatures`` f'' at each.
+    """
+
+    name = "two basins"
+    dim = 1
+
+    def __init__(self, x_sharp=-1.0, x_wide=2.5, depth=1.5, width=0.25):
+        self.x_sharp, self.x_wide, self.depth, self.width = x_sharp, x_wide, depth, width
+        self.local_minima = np.array([[self._newton(x_sharp)], [self._newton(x_wide)]])
+        self.minima = self.local_minima[np.argmin(self(self.local_minima.T))][None, :]
+        self.curvatures = np.array([self._second(x[0]) for x in self.local_minima])
+        self.bounds = ((x_sharp - 2.5, x_wide + 2.5),)
+        self.start = np.array([x_sharp + 0.5 * width])
+
+    def _terms(self, x):
+        sharp = self.depth * np.exp(-((x - self.x_sharp) ** 2) / (2 * self.width ** 2))
+        wide = np.exp(-((x - self.x_wide) ** 2) / 2)
+        return sharp, wide
+
+    def value(self, p):
+        x = p[0]
+        sharp, wide = self._terms(x)
+        return x * x / 20 - sharp - wide
+
+    def gradient(self, p):
+        x = p[0]
+        sharp, wide = self._terms(x)
+        return (x / 10 + sharp * (x - self.x_sharp) / self.width ** 2 + wide * (x - self.x_wide))[None]
+
+    def _second(self, x):
+        sharp, wide = self._terms(x)
+        w2 = self.width ** 2
+        return (0.1 + sharp * (1 / w2 - (x - self.x_sharp) ** 2 / w2 ** 2)
+                + wide * (1 - (x - self.x_wide) ** 2))
+
+    def _newton(self, x):
+        for _ in range(50):
+            x = x - self.gradient(np.array([x]))[0] / self._second(x)
+        return float(x)
+
+
+class Noisy(Surface):
+    """``surface`` with a noisy gradient: grad(x) + sigma * N(0, I), reproducible from ``seed``.
+
+    The value stays exact, so the learning curve shows where the iterate
+    really is. ``reset()`` restarts the noise sequence.
+    """
+
+    def __init__(self, surface, sigma=0.1, seed=0):
+        self.surface, self.sigma, self.seed = surface, sigma, seed
+        for attr in ("dim", "minima", "bounds", "start"):
+            setattr(self, attr, getattr(surface, attr))
+        self.name = f"{surface.name}, noisy (sigma = {sigma:g})"
+        self.reset()
+
+    def reset(self):
+        self.rng = np.random.default_rng(self.seed)
+
+    def value(self, x):
+        return self.surface.value(x)
+
+    def gradient(self, x):
+        return self.surface.gradient(x) + self.sigma * self.rng.standard_normal(x.shape)
+
+
+SURFACES = {
+    "quadratic": lambda: Quadratic(eigenvalues=(1.0, 10.0), angle=np.pi / 6, start=(-1.5, 1.0)),
+    "Rosenbrock": Rosenbrock,
+    "Beale": Beale,
+    "saddle": Saddle,
+    "Himmelblau": Himmelblau,
+}
+"""The 2-D surfaces by name, as the widgets list them; each value builds a fresh surface."""
