@@ -46,6 +46,20 @@ class _Optimizer(torch.optim.Optimizer):
                     f"algorithm only; {name}={value!r} is not available (use torch.optim.{type(self).__name__})"
                 )
         super().__init__(params, defaults)
+        self._scratch = {}
+
+    def _buffer(self, p, name="d"):
+        """A scratch tensor shaped like ``p``, reused at every step and not part of the state.
+
+        Writing a denominator into it (``torch.sqrt(v, out=...)``) instead of
+        allocating a new tensor each step saves the allocation and the page
+        faults that come with a fresh multi-megabyte block: on a CPU that is
+        most of an optimizer step's time.
+        """
+        key = (p, name)
+        if key not in self._scratch:
+            self._scratch[key] = torch.empty_like(p, memory_format=torch.preserve_format)
+        return self._scratch[key]
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -129,7 +143,8 @@ class Adagrad(_Optimizer):
             g = g.add(p, alpha=group["weight_decay"])                      # g + wd x
         lr_t = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])  # lr / (1 + (t-1) decay)
         s = state["s"].addcmul_(g, g, value=1)                             # s + g^2
-        p.addcdiv_(g, s.sqrt().add_(group["eps"]), value=-lr_t)            # x - lr_t g / (sqrt(s) + eps)
+        d = torch.sqrt(s, out=self._buffer(p)).add_(group["eps"])          # sqrt(s) + eps
+        p.addcdiv_(g, d, value=-lr_t)                                      # x - lr_t g / d
 
 
 class RMSprop(_Optimizer):
@@ -162,9 +177,9 @@ class RMSprop(_Optimizer):
         v = state["v"].mul_(alpha).addcmul_(g, g, value=1 - alpha)     # alpha v + (1-alpha) g^2
         if group["centered"]:
             m = state["m"].lerp_(g, 1 - alpha)                         # alpha m + (1-alpha) g
-            d = v.addcmul(m, m, value=-1).sqrt_()                      # sqrt(v - m^2)
+            d = torch.addcmul(v, m, m, value=-1, out=self._buffer(p)).sqrt_()  # sqrt(v - m^2)
         else:
-            d = v.sqrt()                                               # sqrt(v)
+            d = torch.sqrt(v, out=self._buffer(p))                     # sqrt(v)
         d.add_(group["eps"])                                           # ... + eps
         if group["momentum"] > 0:
             buf = state["buf"].mul_(group["momentum"]).addcdiv_(g, d)  # mu buf + g / d
@@ -193,7 +208,9 @@ class Adadelta(_Optimizer):
         if group["weight_decay"] != 0:
             g = g.add(p, alpha=group["weight_decay"])                    # g + wd x
         v = state["v"].mul_(rho).addcmul_(g, g, value=1 - rho)           # rho v + (1-rho) g^2
-        dx = state["u"].add(eps).sqrt_().div_(v.add(eps).sqrt_()).mul_(g)  # sqrt(u+eps)/sqrt(v+eps) g
+        rms_v = torch.add(v, eps, out=self._buffer(p, "rms_v")).sqrt_()    # sqrt(v + eps)
+        dx = torch.add(state["u"], eps, out=self._buffer(p)).sqrt_()     # sqrt(u + eps)
+        dx.div_(rms_v).mul_(g)                                           # dx = sqrt(u+eps)/sqrt(v+eps) g
         state["u"].mul_(rho).addcmul_(dx, dx, value=1 - rho)             # rho u + (1-rho) dx^2
         p.add_(dx, alpha=-group["lr"])                                   # x - lr dx
 
@@ -228,7 +245,8 @@ class Adam(_Optimizer):
         v = state["v"].mul_(beta2).addcmul_(g, g, value=1 - beta2)      # beta2 v + (1-beta2) g^2
         if group["amsgrad"]:
             v = torch.maximum(state["v_max"], v, out=state["v_max"])    # v_max = max(v_max, v)
-        denom = (v.sqrt() / math.sqrt(1 - beta2 ** t)).add_(group["eps"])  # sqrt(v_hat) + eps
+        denom = torch.sqrt(v, out=self._buffer(p))                      # sqrt(v) ...
+        denom.div_(math.sqrt(1 - beta2 ** t)).add_(group["eps"])        # ... = sqrt(v_hat) + eps
         p.addcdiv_(m, denom, value=-lr / (1 - beta1 ** t))              # x - lr m_hat / denom
 
 

@@ -291,3 +291,12 @@ def test_numpy_optimizers_do_not_warn_when_diverging(recwarn):
         x = opt.step(x, x)
     assert not np.isfinite(x).all()
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_scratch_buffers_stay_out_of_the_state_dict():
+    """The reusable denominator buffers speed steps up but are not optimizer state."""
+    p = torch.ones(4, requires_grad=True)
+    opt = torch_optim.Adam([p], lr=0.1)
+    p.grad = torch.ones(4)
+    opt.step()
+    assert set(opt.state_dict()["state"][0]) == {"step", "m", "v"}
