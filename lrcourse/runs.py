@@ -1,0 +1,122 @@
+"""Run an optimizer on a surface, stop cleanly at divergence, and say what happened.
+
+``run(f, x0, optimizer, steps)`` returns a ``Run`` with the iterates, the
+loss gaps f(x_t) - f_min, and ``diverged_at``: the first step whose point is
+no longer finite or has flown beyond ``limit``. The run stops there, so every
+number a plot or a widget receives is finite, however large the lr.
+
+``regime_1d(L, lr)`` names the four regimes of gradient descent on
+f(x) = L/2 x^2, whose iterates are x_t = (1 - lr L)^t x_0.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Run", "run", "regime_1d", "REGIMES", "describe"]
+
+REGIMES = {
+    "monotone": "0 < lr < 1/L: x shrinks towards 0 without changing sign",
+    "one step": "lr = 1/L: the first step lands exactly on the minimum",
+    "oscillating": "1/L < lr < 2/L: x flips sign every step while it shrinks",
+    "edge": "lr = 2/L: x flips sign forever at constant size, neither converging nor diverging",
+    "divergent": "lr > 2/L: x flips sign and grows without bound",
+    "no step": "lr = 0: x never moves",
+}
+
+
+def regime_1d(L, lr, rtol=1e-9):
+    """The regime of GD with this lr on f(x) = L/2 x^2 (boundaries matched to rtol)."""
+    if lr < 0 or L <= 0:
+        raise ValueError(f"Expected lr >= 0 and L > 0, but got lr={lr}, L={L}")
+    q = lr * L
+    if q == 0:
+        return "no step"
+    if np.isclose(q, 1.0, rtol=rtol, atol=0):
+        return "one step"
+    if np.isclose(q, 2.0, rtol=rtol, atol=0):
+        return "edge"
+    if q < 1:
+        return "monotone"
+    return "oscillating" if q < 2 else "divergent"
+
+
+@dataclass
+class Run:
+    xs: np.ndarray          # iterates x_0 .. x_k, shape (k + 1, dim); all finite
+    gaps: np.ndarray        # f(x_t) - f_min for the same steps
+    steps: int              # steps asked for
+    diverged_at: int | None  # the step at which the run flew off, or None
+
+    @property
+    def diverged(self):
+        return self.diverged_at is not None
+
+    @property
+    def final(self):
+        return self.xs[-1]
+
+
+def run(f, x0, optimizer, steps, schedule=None, blowup=1e6, limit=None):
+    """Run ``optimizer`` (an ``lrcourse.optim`` object) on surface ``f`` for ``steps`` steps.
+
+    ``schedule(t)``, if given, sets the lr before step t. The run stops at the
+    first step that diverges: its point is not finite, lies further than
+    ``limit`` from the origin (default: 1e6 times the plotting box), or its
+    loss gap f(x_t) - f_min has grown ``blowup`` times past the start's.
+    """
+    if limit is None:
+        limit = 1e6 * max(1.0, float(np.max(np.abs(f.bounds))))
+    x = np.array(x0, dtype=np.float64).reshape(f.dim)
+    f_min = f.min_value
+    gap0 = float(f(x)) - f_min
+    ceiling = blowup * max(gap0, 1e-12)
+    optimizer.reset()
+    xs, gaps, diverged_at = [x], [gap0], None
+    for t in range(steps):
+        if schedule is not None:
+            optimizer.lr = schedule(t)
+        x = optimizer.step(x, f.grad(x))
+        gap = float(f(x)) - f_min if np.all(np.isfinite(x)) else np.inf
+        if not np.isfinite(gap) or gap > ceiling or np.max(np.abs(x)) > limit:
+            diverged_at = t + 1
+            break
+        xs.append(x)
+        gaps.append(gap)
+    return Run(xs=np.array(xs), gaps=np.maximum(np.array(gaps), 0.0), steps=steps,
+               diverged_at=diverged_at)
+
+
+def _flips(xs):
+    """How many consecutive steps reverse direction (a zig-zag flips every step)."""
+    d = np.diff(xs, axis=0)
+    return int(np.sum(np.einsum("ij,ij->i", d[1:], d[:-1]) < 0)), max(len(d) - 1, 0)
+
+
+def describe(result, tol=1e-8):
+    """A short plain-language account of a run: diverged, converged, converging, growing ..."""
+    if result.diverged:
+        return f"diverged at step {result.diverged_at} (the loss grew a millionfold or overflowed)"
+    xs, gaps = result.xs, result.gaps
+    if len(xs) < 3:
+        return f"after {len(xs) - 1} step(s) the loss gap is {gaps[-1]:.3g}"
+    moves = np.linalg.norm(np.diff(xs, axis=0), axis=1)
+    size = max(1.0, float(np.linalg.norm(xs[-1])))
+    where = ", ".join(f"{v:.3g}" for v in xs[-1])
+    if moves[-1] <= tol * size:
+        first = int(np.argmax(moves <= tol * size))
+        flips, pairs = _flips(xs[: first + 2])
+        how = "oscillating" if pairs and flips > pairs // 2 else "monotonically"
+        return f"converged {how} to ({where}) in about {first} steps"
+    flips, pairs = _flips(xs[-8:])
+    zigzag = " with a zig-zag" if pairs and flips == pairs else ""
+    ratio = gaps[-1] / gaps[0] if gaps[0] > 0 else np.inf
+    n = result.steps
+    rising = len(moves) >= 8 and np.all(np.diff(moves[-8:]) > 1e-9 * moves[-8])
+    if ratio > 2 or (rising and ratio > 1):
+        return f"growing{zigzag}: the loss gap is {ratio:.3g} times its start after {n} steps (diverging)"
+    if zigzag and moves[-1] >= 0.5 * moves[-8]:
+        return f"oscillating without settling after {n} steps"
+    if ratio < 1e-3:
+        return f"converging{zigzag}: the loss gap is down by a factor {1 / ratio:.2g} after {n} steps"
+    return f"slow progress{zigzag}: the loss gap is {ratio:.2g} of its start after {n} steps (at ({where}))"
