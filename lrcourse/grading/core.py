@@ -1,0 +1,304 @@
+"""The machinery behind every exercise check.
+
+A *task* is registered with ``@task(...)`` on a checker function. The
+checker receives the learner's answer (a function or a value) and a random
+generator, calls the answer on randomized inputs through ``call``, and either
+returns (pass) or raises ``Fail("what went wrong and why")``. Everything that
+can go wrong on the learner's side becomes feedback, never a traceback:
+
+- the placeholder ``raise NotImplementedError`` or an answer left at ``None``
+  -> "not attempted yet";
+- an exception -> its type, message and the learner's line that raised it;
+- an endless loop -> stopped after the task's time limit (SIGALRM);
+- an input changed in place, ``None`` returned, the wrong type or shape,
+  NaN or inf -> said plainly;
+- a wrong result -> compared with a catalogue of known mistakes, each with
+  the explanation a teacher would give (``diagnose``).
+
+``check(task_id, answer)`` runs one check and returns a ``Feedback`` that
+shows itself as a coloured box in a notebook.
+"""
+
+import copy
+import html
+import math
+import numbers
+import os
+import signal
+import sys
+import sysconfig
+import threading
+import traceback
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Feedback", "Fail", "NotAttempted", "Task", "TASKS", "task", "check", "call", "as_array",
+           "as_number", "diagnose", "choice", "MISSING"]
+
+MISSING = object()  # the learner's notebook does not define the name at all
+
+
+class Fail(Exception):
+    """The answer is wrong; the message says why, in words for the learner."""
+
+
+class NotAttempted(Exception):
+    """The answer is still the placeholder."""
+
+
+class _TimeLimit(BaseException):
+    """Raised inside the learner's code when the time is up (a BaseException, so
+    a bare ``except Exception`` in their code cannot swallow it)."""
+
+
+@dataclass
+class Feedback:
+    task: str
+    title: str
+    status: str  # "passed", "failed", "not attempted" or "error"
+    message: str
+    points: float
+    max_points: float
+
+    @property
+    def passed(self):
+        return self.status == "passed"
+
+    def __str__(self):
+        return f"[{self.status.upper()}] {self.title} ({self.points:g}/{self.max_points:g}): {self.message}"
+
+    __repr__ = __str__
+
+    _COLOURS = {"passed": "#1a7f37", "failed": "#b35900", "not attempted": "#57606a", "error": "#b00020"}
+    _SYMBOLS = {"passed": "&#10004;", "failed": "&#10008;", "not attempted": "&#9711;", "error": "&#9888;"}
+
+    def _repr_html_(self):
+        colour = self._COLOURS[self.status]
+        message = html.escape(self.message).replace("\n", "<br>")
+        return (f"<div style='border-left:5px solid {colour};padding:6px 10px;margin:4px 0;"
+                f"background:rgba(127,127,127,0.06)'>"
+                f"<b style='color:{colour}'>{self._SYMBOLS[self.status]} {html.escape(self.title)}: "
+                f"{self.status} ({self.points:g}/{self.max_points:g})</b><br>{message}</div>")
+
+
+@dataclass
+class Task:
+    id: str                  # "01.gradient_descent"
+    name: str                # the name the exercise notebook defines: "gradient_descent"
+    title: str               # "Task 2: gradient descent, the loop"
+    checker: object          # checker(answer, rng) -> None or raises Fail / NotAttempted
+    kind: str = "function"   # "function" or "value"
+    points: float = 1.0
+    time_limit: float = 3.0  # seconds for each call of the learner's function
+
+    @property
+    def chapter(self):
+        return self.id.split(".")[0]
+
+
+TASKS = {}
+
+
+def task(id, title, kind="function", points=1.0, time_limit=3.0):
+    """Register a checker as the canonical check of task ``id``."""
+
+    def register(checker):
+        name = id.split(".", 1)[1]
+        TASKS[id] = Task(id=id, name=name, title=title, checker=checker, kind=kind, points=points,
+                         time_limit=time_limit)
+        return checker
+
+    return register
+
+
+def _with_time_limit(seconds, fn, *args):
+    """Run fn(*args), interrupting it after ``seconds`` (main thread on Unix; elsewhere no limit)."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        return fn(*args)
+
+    def on_alarm(signum, frame):
+        raise _TimeLimit()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return fn(*args)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# code that is not the learner's: this package, the standard library, installed packages
+_NOT_LEARNER = tuple({os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+                      *(os.path.abspath(sysconfig.get_paths()[key]) + os.sep
+                        for key in ("stdlib", "platstdlib", "purelib", "platlib"))})
+
+
+def _learner_line(tb):
+    """The last line of the learner's own code in a traceback: (line number, source)."""
+    frames = [f for f in traceback.extract_tb(tb)
+              if not os.path.abspath(f.filename or "").startswith(_NOT_LEARNER)]
+    if not frames:
+        return None
+    frame = frames[-1]
+    return frame.lineno, (frame.line or "").strip()
+
+
+def _same(a, b):
+    try:
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            return np.array_equal(a, b, equal_nan=True)
+        return a == b
+    except Exception:
+        return False
+
+
+_CONTEXT = threading.local()
+
+
+def call(fn, *args, names=None):
+    """Call the learner's ``fn(*args)`` safely; return its result or raise Fail/NotAttempted.
+
+    ``names`` are the argument names, used to say which input was changed in
+    place. The time limit is the current task's.
+    """
+    if not callable(fn):
+        raise Fail(f"expected a function, but got {_kind(fn)}: define it with `def ...`")
+    originals = [copy.deepcopy(a) for a in args]
+    limit = getattr(_CONTEXT, "time_limit", 3.0)
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            result = _with_time_limit(limit, fn, *args)
+    except NotImplementedError:
+        raise NotAttempted() from None
+    except _TimeLimit:
+        raise Fail(f"your function did not finish within {limit:g} s and was stopped. Is there a loop "
+                   f"that never ends (a `while` whose condition never becomes false, or a step count "
+                   f"that is never reached)?") from None
+    except RecursionError:
+        raise Fail("your function called itself without end (RecursionError)") from None
+    except Exception as error:
+        where = _learner_line(sys.exc_info()[2])
+        place = f" at line {where[0]}: `{where[1]}`" if where and where[1] else ""
+        raise Fail(f"your function raised {type(error).__name__}: {error}{place}") from None
+    for i, (before, after) in enumerate(zip(originals, args)):
+        if not _same(before, after):
+            name = names[i] if names else f"argument {i + 1}"
+            raise Fail(f"your function changed its input `{name}` in place. Work on a copy (for example "
+                       f"`x = x - lr * g` makes a new array, while `x -= lr * g` overwrites the caller's).")
+    return result
+
+
+def _kind(value):
+    if value is None:
+        return "None"
+    return f"a {type(value).__name__}"
+
+
+def as_array(result, shape=None, what="your function"):
+    """The learner's result as a float array of the expected shape, or Fail saying what is off."""
+    if result is None:
+        raise Fail(f"{what} returned None: did you forget the `return` statement?")
+    try:
+        array = np.asarray(result, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise Fail(f"{what} returned {_kind(result)}, which is not an array of numbers") from None
+    if shape is not None and array.shape != tuple(shape):
+        raise Fail(f"{what} returned an array of shape {array.shape}, but shape {tuple(shape)} was expected")
+    if np.any(np.isnan(array)):
+        raise Fail(f"{what} returned NaN (not a number) values: a 0/0, inf - inf or log of a negative "
+                   f"number somewhere?")
+    return array
+
+
+def as_number(result, what="your function", allow_inf=False):
+    """The learner's result as a float, or Fail saying what is off."""
+    if result is None:
+        raise Fail(f"{what} returned None: did you forget the `return` statement?")
+    if isinstance(result, (bool, np.bool_)):
+        raise Fail(f"{what} returned a bool ({result}), but a number was expected")
+    if isinstance(result, np.ndarray) and result.size == 1:
+        result = result.item()
+    if isinstance(result, (tuple, list, np.ndarray)):
+        raise Fail(f"{what} returned {_kind(result)} of length {len(result)}, but a single number was expected")
+    if not isinstance(result, numbers.Real):
+        raise Fail(f"{what} returned {_kind(result)}, but a number was expected")
+    value = float(result)
+    if math.isnan(value):
+        raise Fail(f"{what} returned NaN (not a number): a 0/0 or log of a negative number somewhere?")
+    if math.isinf(value) and not allow_inf:
+        raise Fail(f"{what} returned {value}, but a finite number was expected")
+    return value
+
+
+def close(a, b, rtol=1e-9, atol=1e-12):
+    try:
+        a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+        return a.shape == b.shape and bool(np.all(np.isclose(a, b, rtol=rtol, atol=atol)
+                                                  | ((a == b) & np.isinf(a))))
+    except (TypeError, ValueError):
+        return False
+
+
+def diagnose(result, inputs, mistakes, rtol=1e-9, atol=1e-12):
+    """Compare a wrong ``result`` with each known mistake on the same ``inputs``.
+
+    ``mistakes`` is a list of (wrong_function, explanation); the first whose
+    output equals the learner's gives the explanation. Returns None if no
+    known mistake matches.
+    """
+    for wrong, explanation in mistakes:
+        try:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                expected_wrong = wrong(*copy.deepcopy(inputs))
+        except Exception:
+            continue
+        if close(result, expected_wrong, rtol, atol):
+            return explanation
+    return None
+
+
+def choice(answer, correct, options, explanations):
+    """Check a multiple-choice answer: one of ``options`` (letters), with an explanation per wrong one."""
+    if answer is None:
+        raise NotAttempted()
+    if not isinstance(answer, str) or answer.strip().lower() not in options:
+        raise Fail(f"answer with one of the letters {', '.join(repr(o) for o in options)} (a string), "
+                   f"not {answer!r}")
+    letter = answer.strip().lower()
+    if letter != correct:
+        raise Fail(explanations[letter])
+
+
+def check(task_id, answer=MISSING, seed=None):
+    """Run the canonical check of ``task_id`` on ``answer``; return (and display) its Feedback."""
+    t = TASKS.get(task_id)
+    if t is None:
+        known = ", ".join(sorted(TASKS))
+        return Feedback(task_id, task_id, "error", f"There is no task {task_id!r}; known tasks: {known}.", 0, 0)
+
+    def result(status, message):
+        return Feedback(t.id, t.title, status, message, t.points if status == "passed" else 0.0, t.points)
+
+    if answer is MISSING:
+        return result("not attempted", f"Not attempted yet: no `{t.name}` is defined. Run the cell that "
+                                       f"defines it, then this check.")
+    if answer is None or answer is Ellipsis:
+        return result("not attempted", f"Not attempted yet: `{t.name}` is still None. Replace it with your answer.")
+    rng = np.random.default_rng(seed)
+    _CONTEXT.time_limit = t.time_limit
+    try:
+        message = t.checker(answer, rng)
+    except NotAttempted:
+        return result("not attempted", "Not attempted yet: replace `raise NotImplementedError` with your code.")
+    except Fail as fail:
+        return result("failed", str(fail)[0].upper() + str(fail)[1:])
+    except Exception as error:  # a bug in the checker itself: say so, never show a traceback
+        return result("error", f"The check itself failed ({type(error).__name__}: {error}). This is not "
+                               f"your fault: please tell your instructor.")
+    return result("passed", message or "Correct!")
