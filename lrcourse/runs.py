@@ -120,3 +120,34 @@ def describe(result, tol=1e-8):
     if ratio < 1e-3:
         return f"converging{zigzag}: the loss gap is down by a factor {1 / ratio:.2g} after {n} steps"
     return f"slow progress{zigzag}: the loss gap is {ratio:.2g} of its start after {n} steps (at ({where}))"
+
+
+def gd_sweep(f, x0, lrs, steps, blowup=1e6, limit=None):
+    """Plain gradient descent for many learning rates at once (vectorized over the lrs).
+
+    Returns ``(finals, gaps, diverged_at)``: the final point for each lr (shape
+    ``(len(lrs), dim)``, NaN where the run diverged), its loss gap f - f_min
+    (``inf`` where it diverged), and the step at which each run diverged (0 if
+    it did not), by the same rule as ``run``. ``f`` must accept a batch of
+    points of shape ``(dim, n)``, as every surface in ``lrcourse.functions`` does.
+    """
+    lrs = np.asarray(lrs, dtype=np.float64)
+    if limit is None:
+        limit = 1e6 * max(1.0, float(np.max(np.abs(f.bounds))))
+    x = np.repeat(np.array(x0, dtype=np.float64).reshape(f.dim, 1), len(lrs), axis=1)
+    f_min = f.min_value
+    ceiling = blowup * max(float(f(x[:, 0])) - f_min, 1e-12)
+    diverged_at = np.zeros(len(lrs), dtype=int)
+    alive = np.ones(len(lrs), dtype=bool)
+    with np.errstate(all="ignore"):
+        for t in range(steps):
+            x[:, alive] = x[:, alive] - lrs[alive] * f.grad(x[:, alive])
+            gap = f(x) - f_min
+            bad = alive & (~np.isfinite(gap) | (gap > ceiling) | np.any(np.abs(x) > limit, axis=0))
+            diverged_at[bad] = t + 1
+            alive &= ~bad
+            if not alive.any():
+                break
+        gaps = np.where(alive, np.maximum(f(x) - f_min, 0.0), np.inf)
+    finals = np.where(alive, x, np.nan).T
+    return finals, gaps, diverged_at

@@ -196,3 +196,20 @@ def test_picture_renders_everything():
     w = W.lr_explorer_1d()
     png = w.picture()
     assert png[:4] == b"\x89PNG" and len(png) > 10_000
+
+
+@pytest.mark.parametrize("surface, lrs", [(F.Rosenbrock(), np.geomspace(1e-5, 1e-2, 13)),
+                                          (F.TwoBasin(), np.linspace(0.01, 2.5, 11)),
+                                          (F.Quadratic((1.0, 10.0), angle=0.3), np.linspace(0.01, 0.3, 9))])
+def test_gd_sweep_equals_one_run_per_lr(surface, lrs):
+    from lrcourse.runs import gd_sweep
+
+    finals, gaps, diverged_at = gd_sweep(surface, surface.start, lrs, 400)
+    for i, lr in enumerate(lrs):
+        single = run(surface, surface.start, SGD(lr=lr), 400)
+        if single.diverged:
+            assert diverged_at[i] == single.diverged_at and np.isinf(gaps[i]) and np.all(np.isnan(finals[i]))
+        else:
+            assert diverged_at[i] == 0
+            np.testing.assert_allclose(finals[i], single.final, rtol=1e-12, atol=1e-15)
+            assert gaps[i] == pytest.approx(single.gaps[-1], rel=1e-9, abs=1e-300)
