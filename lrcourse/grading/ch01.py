@@ -173,24 +173,33 @@ def _regime_cases(rng):
 
 @task("01.regime", "Task 4: name the regime")
 def check_regime(regime, rng):
+    answers = []
     for L, lr, expected in _regime_cases(rng):
         result = call(regime, L, lr, names=("L", "lr"))
+        if result is None:
+            raise Fail("regime returned None: did you forget the `return` statement?")
         if not isinstance(result, str):
             raise Fail(f"regime returned {result!r}; return one of the strings {', '.join(map(repr, REGIME_NAMES))}.")
-        if result.strip().lower() != result or result not in REGIME_NAMES:
+        if result not in REGIME_NAMES:
             hint = " (lower case, exactly as listed)" if result.strip().lower() in REGIME_NAMES else ""
             raise Fail(f"regime returned {result!r}; the names are {', '.join(map(repr, REGIME_NAMES))}{hint}.")
-        if result != expected:
-            if expected in ("one step", "edge") and lr * L != round(lr * L):
-                raise Fail(f"at L = {L:.6g}, lr = 1/L or 2/L you said {result!r}: in floating point lr * L came "
-                           f"out as {lr * L!r}, not exactly {round(lr * L)}. Compare with a tolerance, "
-                           f"e.g. np.isclose(lr * L, 1).")
-            for wrong, explanation in REGIME_MISTAKES:
-                if wrong(L, lr) == result:
-                    raise Fail(explanation)
-            raise Fail(f"for L = {L:.4g} and lr = {lr:.4g} (lr * L = {lr * L:.4g}) the regime is {expected!r}, "
-                       f"you said {result!r}. The factor per step is 1 - lr L = {1 - lr * L:.4g}.")
-    return "Correct: lr * L < 1 monotone, = 1 one step, < 2 oscillating, = 2 on the edge, > 2 divergent."
+        answers.append((L, lr, expected, result))
+    wrong = [(L, lr, expected, result) for L, lr, expected, result in answers if result != expected]
+    if not wrong:
+        return "Correct: lr * L < 1 monotone, = 1 one step, < 2 oscillating, = 2 on the edge, > 2 divergent."
+    # a known mistake must explain every answer, not just one (two mistakes can agree on one case)
+    for mistake, explanation in REGIME_MISTAKES:
+        if all(mistake(L, lr) == result for L, lr, _, result in answers):
+            raise Fail(explanation)
+    boundary = [(L, lr, e, r) for L, lr, e, r in wrong if e in ("one step", "edge") and lr * L != round(lr * L)]
+    if boundary:
+        L, lr, expected, result = boundary[0]
+        raise Fail(f"at L = {L:.6g}, lr = {round(lr * L)}/L you said {result!r}: in floating point lr * L came "
+                   f"out as {lr * L!r}, not exactly {round(lr * L)}. Compare with a tolerance, "
+                   f"e.g. np.isclose(lr * L, 1).")
+    L, lr, expected, result = wrong[0]
+    raise Fail(f"for L = {L:.4g} and lr = {lr:.4g} (lr * L = {lr * L:.4g}) the regime is {expected!r}, "
+               f"you said {result!r}. The factor per step is 1 - lr L = {1 - lr * L:.4g}.")
 
 
 # ---------------------------------------------------------------- task 5: predict the step count

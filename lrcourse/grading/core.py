@@ -196,7 +196,8 @@ def call(fn, *args, names=None):
 def _kind(value):
     if value is None:
         return "None"
-    return f"a {type(value).__name__}"
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def as_array(result, shape=None, what="your function"):
@@ -275,6 +276,14 @@ def choice(answer, correct, options, explanations):
         raise Fail(explanations[letter])
 
 
+def _sentence(message):
+    """Capitalize the first word, unless it is a symbol such as x or lr."""
+    first = message.split(" ", 1)[0]
+    if len(first) > 2 and first.isalpha() and first.islower():
+        return message[0].upper() + message[1:]
+    return message
+
+
 def check(task_id, answer=MISSING, seed=None):
     """Run the canonical check of ``task_id`` on ``answer``; return (and display) its Feedback."""
     t = TASKS.get(task_id)
@@ -297,7 +306,7 @@ def check(task_id, answer=MISSING, seed=None):
     except NotAttempted:
         return result("not attempted", "Not attempted yet: replace `raise NotImplementedError` with your code.")
     except Fail as fail:
-        return result("failed", str(fail)[0].upper() + str(fail)[1:])
+        return result("failed", _sentence(str(fail)))
     except Exception as error:  # a bug in the checker itself: say so, never show a traceback
         return result("error", f"The check itself failed ({type(error).__name__}: {error}). This is not "
                                f"your fault: please tell your instructor.")

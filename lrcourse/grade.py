@@ -1,0 +1,182 @@
+"""Batch grading for instructors.
+
+    python -m lrcourse.grade SUBMISSIONS_DIR --out grades.csv [--cell-timeout 60]
+
+Every ``*.ipynb`` in SUBMISSIONS_DIR is executed in a fresh kernel (each cell
+under a time limit; a cell that runs over is interrupted and the rest still
+run), and then the canonical checks of its chapter are run on the learner's
+definitions, in that kernel. The learner's own check cells are skipped, so
+editing or deleting them changes nothing. The chapter comes from the
+notebook's metadata or its file name (``01_...``).
+
+One CSV row per submission: file, chapter, status, total points, and for each
+task its points and feedback. A broken submission (invalid JSON, a crash, a
+timeout, a dead kernel) gets a row that says so and the batch goes on.
+Submission files are only read, never written.
+"""
+
+import argparse
+import csv
+import json
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+
+from lrcourse.grading import TASKS, tasks_of
+
+MARKER = "LRCOURSE-GRADES:"
+TIMEOUT_NAME = "CellTimeoutError"
+
+# Run in the learner's kernel after their cells. The grading modules are
+# reloaded first, so a notebook that patched them cannot change the checks.
+GRADING_CELL = """
+import builtins as _lrc_builtins, importlib as _lrc_importlib, json as _lrc_json, sys as _lrc_sys
+import lrcourse.grading as _lrc_grading
+_lrc_importlib.reload(_lrc_sys.modules["lrcourse.grading.core"])
+for _lrc_name in sorted(_lrc_sys.modules):
+    if _lrc_name.startswith("lrcourse.grading.ch"):
+        _lrc_importlib.reload(_lrc_sys.modules[_lrc_name])
+_lrc_importlib.reload(_lrc_grading)
+_lrc_builtins.print({marker!r} + _lrc_json.dumps(
+    [vars(_lrc_f) for _lrc_f in _lrc_grading.grade_namespace({chapter!r}, dict(globals()))]))
+"""
+
+
+def chapter_of(path, nb=None):
+    """The chapter number ("01") from the notebook's metadata, else from its file name."""
+    chapter = ((nb or {}).get("metadata", {}).get("lrcourse", {}) or {}).get("chapter")
+    if chapter:
+        return str(chapter)
+    match = re.match(r"(\d\d)", Path(path).name)
+    return match.group(1) if match else None
+
+
+def is_check_cell(source):
+    lines = [line.strip() for line in source.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return bool(lines) and all(line.startswith("check(") for line in lines)
+
+
+def grade_notebook(path, cell_timeout=60.0):
+    """Grade one submission: a dict with status, notes and the per-task feedback (list of dicts)."""
+    result = {"submission": Path(path).name, "chapter": chapter_of(path) or "", "status": "", "notes": "",
+              "feedback": []}
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as error:  # not JSON, not a notebook, unreadable
+        result["status"] = "invalid notebook"
+        result["notes"] = f"could not read the file as a notebook: {type(error).__name__}: {str(error)[:200]}"
+        return result
+    chapter = chapter_of(path, nb)
+    result["chapter"] = chapter or ""
+    if not chapter or not tasks_of(chapter):
+        result["status"] = "unknown chapter"
+        result["notes"] = "name the file NN_... (e.g. 01_alice.ipynb) or keep the exercise notebook's metadata"
+        return result
+
+    # (cell number in the learner's notebook, counting from 1; its code), check cells left out
+    cells = [(number, c.source) for number, c in enumerate(nb.cells, start=1)
+             if c.cell_type == "code" and not is_check_cell(c.source)]
+    run = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for _, source in cells])
+    run.cells.append(nbformat.v4.new_code_cell(GRADING_CELL.format(marker=MARKER, chapter=chapter)))
+    with tempfile.TemporaryDirectory(prefix="lrcourse-grade-") as workdir:
+        client = NotebookClient(
+            run, timeout=cell_timeout, kernel_name="python3", allow_errors=True, interrupt_on_timeout=True,
+            error_on_timeout={"ename": TIMEOUT_NAME, "evalue": f"stopped after {cell_timeout:g} s",
+                              "traceback": []},
+            resources={"metadata": {"path": workdir}})
+        try:
+            client.execute()
+        except DeadKernelError:
+            result["status"] = "kernel died"
+            result["notes"] = "the kernel died while running this notebook (out of memory, or os._exit?)"
+            return result
+        except Exception as error:
+            result["status"] = "execution failed"
+            result["notes"] = f"{type(error).__name__}: {str(error)[:200]}"
+            return result
+
+    notes = []
+    for (number, source), cell in zip(cells, run.cells):
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if not errors:
+            continue
+        names = {o.get("ename") for o in errors}
+        if names & {TIMEOUT_NAME, "KeyboardInterrupt"}:  # our interrupt surfaces as KeyboardInterrupt
+            what = f"ran over the {cell_timeout:g} s time limit and was stopped"
+        else:
+            what = f"raised {errors[0].get('ename')}: {str(errors[0].get('evalue'))[:120]}"
+        first_line = source.strip().splitlines()[0][:60] if source.strip() else ""
+        notes.append(f"cell {number} ({first_line!r}) {what}")
+    grades = None
+    for output in run.cells[-1].get("outputs", []):
+        text = output.get("text", "") if output.get("output_type") == "stream" else ""
+        for line in text.splitlines():
+            if line.startswith(MARKER):
+                grades = json.loads(line[len(MARKER):])
+    if grades is None:
+        result["status"] = "grading failed"
+        errors = [o for o in run.cells[-1].get("outputs", []) if o.get("output_type") == "error"]
+        notes.append(f"the checks could not run: {errors[0].get('ename')}: {errors[0].get('evalue')}"
+                     if errors else "the checks produced no result")
+    else:
+        result["status"] = "graded"
+        result["feedback"] = grades
+    result["notes"] = "; ".join(notes)
+    return result
+
+
+def write_csv(results, out):
+    task_ids = sorted({f["task"] for r in results for f in r["feedback"]} |
+                      {t.id for r in results if r["chapter"] for t in tasks_of(r["chapter"])})
+    header = ["submission", "chapter", "status", "points", "max_points"]
+    for task_id in task_ids:
+        header += [f"{task_id} points", f"{task_id} feedback"]
+    header.append("notes")
+    with open(out, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for r in results:
+            by_task = {f["task"]: f for f in r["feedback"]}
+            max_points = sum(t.points for t in tasks_of(r["chapter"]))
+            row = [r["submission"], r["chapter"], r["status"], sum(f["points"] for f in r["feedback"]), max_points]
+            for task_id in task_ids:
+                f = by_task.get(task_id)
+                if f is None:
+                    row += ["", ""] if TASKS[task_id].chapter != r["chapter"] else [0, r["status"]]
+                else:
+                    row += [f["points"], f"{f['status']}: {f['message']}"]
+            row.append(r["notes"])
+            writer.writerow(row)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m lrcourse.grade", description=__doc__.split("\n\n")[0])
+    parser.add_argument("submissions", type=Path, help="folder of submitted .ipynb files")
+    parser.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write")
+    parser.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per cell (default 60)")
+    args = parser.parse_args(argv)
+    if not args.submissions.is_dir():
+        parser.error(f"{args.submissions} is not a folder")
+    paths = sorted(p for p in args.submissions.glob("*.ipynb") if p.is_file())
+    if not paths:
+        parser.error(f"no .ipynb files in {args.submissions}")
+    results = []
+    for path in paths:
+        r = grade_notebook(path, args.cell_timeout)
+        results.append(r)
+        points = sum(f["points"] for f in r["feedback"])
+        total = sum(t.points for t in tasks_of(r["chapter"]))
+        print(f"{path.name}: {r['status']}" + (f", {points:g}/{total:g}" if r["status"] == "graded" else "")
+              + (f" ({r['notes']})" if r["notes"] else ""), flush=True)
+    write_csv(results, args.out)
+    print(f"wrote {len(results)} rows to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

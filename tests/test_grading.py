@@ -1,0 +1,361 @@
+"""The canonical checks: right answers pass, wrong ones are named, nothing raises."""
+
+import math
+
+import numpy as np
+import pytest
+
+from lrcourse.grading import TASKS, check, grade_namespace, tasks_of
+from lrcourse.grading import ch01, ch02
+from lrcourse.runs import regime_1d
+
+SEEDS = range(6)
+
+REFERENCES = {
+    "01.gd_step": ch01._gd_step,
+    "01.gradient_descent": ch01._gradient_descent,
+    "01.closed_form": ch01._closed_form,
+    "01.regime": regime_1d,
+    "01.steps_to_reach": ch01._steps_to_reach,
+    "01.answer_loss_curve": "b",
+    "02.largest_stable_lr": ch02._largest_stable_lr,
+    "02.best_lr_and_rate": ch02._best,
+    "02.lr_sweep": ch02._lr_sweep,
+    "02.standardize": ch02._standardize,
+    "02.hessian_condition_number": ch02._hessian_condition_number,
+    "02.answer_scaling": "b",
+}
+
+
+def test_every_task_has_a_reference_here():
+    assert set(REFERENCES) == set(TASKS)
+    assert [t.name for t in tasks_of("01")] == ["gd_step", "gradient_descent", "closed_form", "regime",
+                                                "steps_to_reach", "answer_loss_curve"]
+
+
+@pytest.mark.parametrize("task_id", list(REFERENCES))
+@pytest.mark.parametrize("seed", SEEDS)
+def test_reference_answers_pass(task_id, seed):
+    feedback = check(task_id, REFERENCES[task_id], seed=seed)
+    assert feedback.passed, feedback
+    assert feedback.points == feedback.max_points == 1.0
+
+
+# ------------------------------------------------------------------ wrong answers and their diagnoses
+def gd_uphill(grad_f, x0, lr, steps):
+    xs = [np.array(x0, dtype=float)]
+    for _ in range(steps):
+        xs.append(xs[-1] + lr * grad_f(xs[-1]))
+    return np.array(xs)
+
+
+def gd_aliased(grad_f, x0, lr, steps):
+    x, xs = np.array(x0, dtype=float), []
+    xs.append(x)
+    for _ in range(steps):
+        x -= lr * grad_f(x)
+        xs.append(x)
+    return np.array(xs)
+
+
+def gd_no_start(grad_f, x0, lr, steps):
+    return ch01._gradient_descent(grad_f, x0, lr, steps)[1:]
+
+
+def gd_one_short(grad_f, x0, lr, steps):
+    return ch01._gradient_descent(grad_f, x0, lr, steps - 1)
+
+
+def gd_final_only(grad_f, x0, lr, steps):
+    return ch01._gradient_descent(grad_f, x0, lr, steps)[-1]
+
+
+def gd_fixed_gradient(grad_f, x0, lr, steps):
+    g = grad_f(x0)
+    return np.array([x0 - t * lr * g for t in range(steps + 1)])
+
+
+def gd_wrong_from_step_3(grad_f, x0, lr, steps):
+    xs = [np.array(x0, dtype=float)]
+    for t in range(steps):
+        xs.append(xs[-1] - (lr if t < 2 else 0.5 * lr) * grad_f(xs[-1]))
+    return np.array(xs)
+
+
+def regime_exact_compare(L, lr):
+    q = lr * L
+    if q == 1:
+        return "one step"
+    if q == 2:
+        return "edge"
+    return "monotone" if q < 1 else ("oscillating" if q < 2 else "divergent")
+
+
+def steps_floor(L, lr, x0, tol):
+    if abs(x0) <= tol:
+        return 0
+    f = abs(1 - lr * L)
+    if f == 0:
+        return 1
+    if f >= 1:
+        return math.inf
+    return math.floor(math.log(tol / abs(x0)) / math.log(f))
+
+
+def steps_no_abs(L, lr, x0, tol):
+    if abs(x0) <= tol:
+        return 0
+    if lr * L >= 2:
+        return math.inf
+    return math.ceil(math.log(tol / abs(x0)) / math.log(1 - lr * L))
+
+
+def steps_none_for_divergent(L, lr, x0, tol):
+    if abs(1 - lr * L) >= 1:
+        return None
+    return ch01._steps_to_reach(L, lr, x0, tol)
+
+
+def sweep_not_reset(f, grad_f, x0, lrs, steps):
+    return ch02._sweep_not_reset(f, grad_f, x0, lrs, steps)
+
+
+def sweep_nan(f, grad_f, x0, lrs, steps):
+    out = []
+    for lr in lrs:
+        x = np.array(x0, dtype=float)
+        for _ in range(steps):
+            x = x - lr * grad_f(x)
+        out.append(f(x))
+    return np.array(out)
+
+
+def sweep_short(f, grad_f, x0, lrs, steps):
+    return ch02._lr_sweep(f, grad_f, x0, lrs, steps - 1)
+
+
+def standardize_in_place(X):
+    X -= X.mean(axis=0)
+    X /= X.std(axis=0)
+    return X
+
+
+WRONG = {
+    "01.gd_step": [
+        (lambda x, g, lr: x + lr * g, "up* the slope"),
+        (lambda x, g, lr: x - g, "learning rate is missing"),
+        (lambda x, g, lr: x - lr, "subtracted the learning rate itself"),
+        (lambda x, g, lr: -lr * g, "not the new point"),
+        (lambda x, g, lr: x - g / lr, "divided by the learning rate"),
+        (lambda x, g, lr: np.array([1.0, 2.0]), "shape"),  # a hard-coded answer
+    ],
+    "01.gradient_descent": [
+        (gd_uphill, "goes uphill"),
+        (gd_aliased, "every row of your path equals the last point"),
+        (gd_no_start, "starts at x_1"),
+        (gd_one_short, "off by one"),
+        (gd_final_only, "only the final point"),
+        (gd_fixed_gradient, "gradient at the start"),
+        (gd_wrong_from_step_3, "matches up to step 2 and differs from step 3"),
+    ],
+    "01.closed_form": [
+        (lambda L, lr, x0, t: (1 - lr * L) ** (t - 1) * x0, "off by one in the exponent"),
+        (lambda L, lr, x0, t: (1 + lr * L) ** t * x0, "sign error"),
+        (lambda L, lr, x0, t: (1 - lr) ** t * x0, "L is missing"),
+        (lambda L, lr, x0, t: (1 - lr * L * t) * x0, "instead of raising to the power"),
+        (lambda L, lr, x0, t: (1 - lr * L) ** t, "x0 is missing"),
+    ],
+    "01.regime": [
+        (regime_exact_compare, "compare with a tolerance"),
+        (lambda L, lr: regime_1d(1.0, lr), "leaving out L"),
+        (lambda L, lr: regime_1d(L, lr / 2), "twice too large"),
+        (lambda L, lr: regime_1d(L, lr).title(), "lower case"),
+        (lambda L, lr: 1, "return one of the strings"),
+    ],
+    "01.steps_to_reach": [
+        (steps_floor, "one step short"),
+        (steps_no_abs, "use log(abs(1 - lr * L))"),
+        (steps_none_for_divergent, "return math.inf"),
+        (lambda L, lr, x0, tol: ch01._steps_to_reach(L, lr, x0, tol) + 1, "one step too many"),
+    ],
+    "01.answer_loss_curve": [("c", "ignores the sign"), ("a", "does not go up"), ("d", "does change"),
+                             ("e", "one of the letters"), (2, "one of the letters")],
+    "02.largest_stable_lr": [
+        (lambda A: 1 / np.linalg.eigvalsh(A).max(), "that is 1/L"),
+        (lambda A: 2 / np.linalg.eigvalsh(A).min(), "smallest eigenvalue"),
+        (lambda A: 2 / np.linalg.norm(A), "Frobenius norm"),
+        (lambda A: 2 / np.diag(A).max(), "diagonal entries"),
+        (lambda A: 2 / np.trace(A), "trace"),
+    ],
+    "02.best_lr_and_rate": [
+        (lambda A: ch02._best(A)[::-1], "(rate, lr)"),
+        (lambda A: (1 / np.linalg.eigvalsh(A)[-1], 1 - 1 / (np.linalg.eigvalsh(A)[-1] / np.linalg.eigvalsh(A)[0])),
+         "that is lr = 1/L"),
+        (lambda A: (ch02._best(A)[0], 1 - np.linalg.eigvalsh(A)[0] / np.linalg.eigvalsh(A)[-1]), "not 1 - 1/kappa"),
+        (lambda A: ch02._best(A)[0], "return a pair"),
+    ],
+    "02.lr_sweep": [
+        (sweep_not_reset, "start again from x0"),
+        (sweep_nan, "NaN"),
+        (sweep_short, "off by one"),
+        (lambda f, g, x0, lrs, steps: [f(x0)] * len(lrs), "loss at the start"),
+        (lambda f, g, x0, lrs, steps: ch02._lr_sweep(f, g, x0, lrs, steps)[:-1], "one final loss per lr"),
+    ],
+    "02.standardize": [
+        (lambda X: (X - X.mean(axis=1, keepdims=True)) / X.std(axis=1, keepdims=True), "each row"),
+        (lambda X: (X - X.mean()) / X.std(), "whole matrix"),
+        (lambda X: X / X.std(axis=0), "did not center"),
+        (lambda X: (X - X.min(axis=0)) / (X.max(axis=0) - X.min(axis=0)), "min-max"),
+        (standardize_in_place, "in place"),
+    ],
+    "02.hessian_condition_number": [
+        (lambda X: np.linalg.cond(X), "square root"),
+        (lambda X: np.linalg.eigvalsh(X.T @ X)[0] / np.linalg.eigvalsh(X.T @ X)[-1], "upside down"),
+        (lambda X: np.max(np.diag(X.T @ X)) / np.min(np.diag(X.T @ X)), "diagonal entries"),
+        (lambda X: np.linalg.cond(X @ X.T), "wrong product"),
+    ],
+    "02.answer_scaling": [("a", "lowest loss"), ("c", "not invariant"), ("d", "predictions")],
+}
+
+WRONG_CASES = [pytest.param(task_id, i, id=f"{task_id}-{i}") for task_id, wrongs in WRONG.items()
+               for i in range(len(wrongs))]
+
+
+def test_at_least_three_diagnosed_mistakes_per_task():
+    for task_id in TASKS:
+        diagnosed = [w for w in WRONG[task_id] if w[1]]
+        assert len(diagnosed) >= 3, task_id
+
+
+@pytest.mark.parametrize("task_id, index", WRONG_CASES)
+def test_wrong_answers_are_rejected_with_the_right_diagnosis(task_id, index):
+    wrong, expected = WRONG[task_id][index]
+    for seed in range(3):
+        feedback = check(task_id, wrong, seed=seed)
+        assert feedback.status == "failed", f"{task_id}: a wrong answer passed (seed {seed})"
+        assert expected.lower() in feedback.message.lower(), f"{task_id}: expected {expected!r} in: {feedback.message}"
+        assert feedback.points == 0
+
+
+# ------------------------------------------------------------------ robustness: never a traceback
+def raises(*args):
+    return 1 / 0
+
+
+def returns_nan(*args):
+    return np.full(np.shape(args[0]), np.nan)
+
+
+def returns_none(*args):
+    pass
+
+
+def returns_text(*args):
+    return "x - lr * grad"
+
+
+def mutates_first(*args):
+    args[0][...] = 0
+    return args[0]
+
+
+def loops_forever(*args):
+    while True:
+        pass
+
+
+def placeholder(*args):
+    raise NotImplementedError("your code here")
+
+
+@pytest.mark.parametrize("task_id", [t for t in TASKS if TASKS[t].kind == "function"])
+@pytest.mark.parametrize("answer, words", [
+    (raises, ["raised ZeroDivisionError: division by zero"]),
+    (returns_none, ["returned None: did you forget the `return`"]),
+    (returns_text, ["a str", "the names are", "return a pair"]),  # a string, where numbers (or names) are due
+    (placeholder, ["Not attempted yet"]),
+    (None, ["Not attempted yet"]),
+    (42, ["expected a function, but got an int"]),
+])
+def test_broken_answers_get_feedback_not_tracebacks(task_id, answer, words):
+    feedback = check(task_id, answer, seed=0)
+    assert not feedback.passed
+    assert feedback.status in ("failed", "not attempted")
+    assert any(w.lower() in feedback.message.lower() for w in words), feedback.message
+
+
+def test_answers_are_read_generously():
+    """Spaces and capitals around a multiple-choice letter are not mistakes."""
+    assert check("01.answer_loss_curve", " B ").passed
+
+
+def test_the_line_that_raised_is_named():
+    def gd_step(x, grad, lr):
+        y = x - lr * grad
+        return y[10]
+
+    feedback = check("01.gd_step", gd_step, seed=0)
+    assert "IndexError" in feedback.message and "return y[10]" in feedback.message
+
+
+@pytest.mark.parametrize("task_id", ["01.gd_step", "02.standardize", "02.largest_stable_lr"])
+def test_nan_and_mutation_are_named(task_id):
+    nan = returns_nan if TASKS[task_id].name != "largest_stable_lr" else (lambda A: float("nan"))
+    assert "NaN" in check(task_id, nan, seed=0).message
+    assert "in place" in check(task_id, mutates_first, seed=0).message
+
+
+@pytest.mark.parametrize("task_id", ["01.gd_step", "01.gradient_descent", "02.lr_sweep"])
+def test_endless_loops_are_stopped(task_id, monkeypatch):
+    monkeypatch.setattr(TASKS[task_id], "time_limit", 0.3)
+    feedback = check(task_id, loops_forever, seed=0)
+    assert feedback.status == "failed" and "did not finish within 0.3 s" in feedback.message
+
+
+def test_an_endless_loop_that_catches_exceptions_is_still_stopped(monkeypatch):
+    def stubborn(x, g, lr):
+        while True:
+            try:
+                while True:
+                    pass
+            except Exception:
+                pass
+
+    monkeypatch.setattr(TASKS["01.gd_step"], "time_limit", 0.3)
+    assert "did not finish" in check("01.gd_step", stubborn, seed=0).message
+
+
+def test_a_hard_coded_answer_cannot_pass():
+    """Record what the reference returns for one seed and replay it: another seed rejects it."""
+    recorded = {}
+
+    def record(L, lr):
+        recorded[(L, lr)] = regime_1d(L, lr)
+        return recorded[(L, lr)]
+
+    assert check("01.regime", record, seed=1).passed
+    table = dict(recorded)
+    replay = lambda L, lr: table.get((L, lr), "monotone")  # noqa: E731
+    assert not check("01.regime", replay, seed=2).passed
+
+
+def test_unknown_task_and_missing_definition():
+    assert check("99.nothing", None).status == "error"
+    feedback = grade_namespace("01", {})[0]
+    assert feedback.status == "not attempted" and "no `gd_step` is defined" in feedback.message
+
+
+def test_feedback_renders_as_html_and_text():
+    feedback = check("01.gd_step", lambda x, g, lr: x + lr * g, seed=0)
+    html = feedback._repr_html_()
+    assert "failed" in html and "up* the slope" in html and "<script" not in html
+    assert str(feedback).startswith("[FAILED] Task 1")
+
+
+def test_a_bug_in_a_checker_is_reported_as_such(monkeypatch):
+    def broken_checker(answer, rng):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(TASKS["01.gd_step"], "checker", broken_checker)
+    feedback = check("01.gd_step", ch01._gd_step)
+    assert feedback.status == "error" and "not your fault" in feedback.message
