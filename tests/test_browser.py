@@ -1,0 +1,120 @@
+"""A real browser: JupyterLab + ipywidgets in headless Debian chromium, driven by Playwright.
+
+Opens notebook 01, runs all cells, moves the lr slider with the keyboard and
+checks that the regime text and the picture change. Skipped, with the reason,
+where chromium or Playwright is missing (.ci/run installs chromium).
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+NOTEBOOK = "01_gradient_descent.ipynb"
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab on a free loopback port, serving a copy of the notebook; stopped afterwards."""
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copy(ROOT / "notebooks" / NOTEBOOK, root / NOTEBOOK)
+    port, token = free_port(), "lrcourse-browser-test"
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(root / "runtime"), JUPYTER_CONFIG_DIR=str(root / "config"),
+               JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
+         "--ip=127.0.0.1", f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
+         "--ServerApp.port_retries=0", "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    pytest.fail("JupyterLab did not start")
+                time.sleep(0.3)
+        yield url, token
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+@pytest.fixture(scope="module")
+def page(lab):
+    url, token = lab
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
+        yield page
+        browser.close()
+
+
+def test_run_all_and_move_the_lr_slider(page, record_property):
+    start = time.perf_counter()
+    page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
+    accept = page.locator(".jp-Dialog .jp-mod-accept")  # the "Select Kernel" dialog of a first open
+    try:
+        accept.wait_for(timeout=5_000)
+        accept.click()
+    except sync_api.TimeoutError:
+        pass
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+    # the first lr explorer: its slider, status line and picture
+    explorer = page.locator(".jp-OutputArea-output .widget-vbox").filter(has_text="lr L =").first
+    explorer.wait_for(timeout=90_000)
+    status, picture = explorer.locator(".widget-html").first, explorer.locator("img").first
+    page.wait_for_function("el => el.src && el.src.length > 0", arg=picture.element_handle(), timeout=30_000)
+    assert "monotone" in status.inner_text()
+    before_text, before_src = status.inner_text(), picture.get_attribute("src")
+    ready = time.perf_counter() - start
+
+    handle = explorer.locator(".noUi-handle").first
+    handle.focus()
+    handle.press("ArrowRight")  # one small step: measure the slider-to-picture loop in the browser
+    t0 = time.perf_counter()
+    page.wait_for_function("([el, old]) => el.src !== old", arg=[picture.element_handle(), before_src],
+                           timeout=10_000)
+    one_step_ms = 1e3 * (time.perf_counter() - t0)
+    for _ in range(60):  # lr L from 0.50 to about 1.1: past the one-step point into oscillation
+        handle.press("ArrowRight")
+    page.wait_for_function("el => el.innerText.includes('oscillating')", arg=status.element_handle(), timeout=20_000)
+    assert status.inner_text() != before_text and "oscillating" in status.inner_text()
+    assert picture.get_attribute("src") != before_src
+    assert page.locator("text=Error displaying widget").count() == 0
+    record_property("open_and_run_all_s", round(ready, 1))
+    record_property("slider_to_picture_ms", round(one_step_ms))
+    print(f"\nbrowser: notebook open + run all {ready:.1f} s; one slider step to new picture {one_step_ms:.0f} ms")

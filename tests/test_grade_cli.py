@@ -1,0 +1,127 @@
+"""The instructors' batch grader on a folder of sample submissions."""
+
+import csv
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def edit(nb, replace=None, append=None, drop_checks=False):
+    """A copy of a notebook with cells edited: ``replace`` maps 'def name' to new source."""
+    nb = nbformat.from_dict(nb)
+    for cell in nb.cells:
+        for key, source in (replace or {}).items():
+            if key in cell.source and "check(" not in cell.source:
+                cell.source = source
+    if drop_checks:
+        nb.cells = [c for c in nb.cells if "check(" not in c.source or "def " in c.source]
+    for source in append or []:
+        nb.cells.append(nbformat.v4.new_code_cell(source))
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("submissions")
+    sol01 = nbformat.read(ROOT / "solutions/01_gradient_descent.ipynb", as_version=4)
+    sol02 = nbformat.read(ROOT / "solutions/02_stability_and_conditioning.ipynb", as_version=4)
+    ex01 = nbformat.read(ROOT / "exercises/01_gradient_descent.ipynb", as_version=4)
+    submissions = {
+        "01_good.ipynb": sol01,
+        "02_good.ipynb": sol02,
+        "01_blank.ipynb": ex01,
+        # wrong sign, a wrong answer, check cells deleted, and a fake "check" that claims success
+        "01_partial.ipynb": edit(sol01, replace={"def gd_step": "def gd_step(x, grad, lr):\n    return x + lr * grad",
+                                                 "answer_loss_curve = ": 'answer_loss_curve = "c"'},
+                                 drop_checks=True, append=["def check(*a):\n    print('PASSED')"]),
+        # a top-level endless loop and a crashing cell: the rest is still graded
+        "01_loop_and_crash.ipynb": edit(sol01, replace={"def closed_form": "while True:\n    pass",
+                                                        "def regime": "def regime(L, lr):\n    return 'monotone'\n1 / 0"}),
+        # tries to make every check pass by patching the grading module
+        "01_cheat.ipynb": edit(ex01, append=["import lrcourse.grading.core as c\n"
+                                             "c.check = lambda *a, **k: None\nc.TASKS.clear()"]),
+    }
+    for name, nb in submissions.items():
+        nbformat.write(nb, folder / name)
+    (folder / "01_broken.ipynb").write_text('{"cells": [')
+    (folder / "notes.txt").write_text("not a notebook: ignored")
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+    out = folder / "grades.csv"
+    result = subprocess.run([sys.executable, "-m", "lrcourse.grade", str(folder), "--out", str(out),
+                             "--cell-timeout", "8"], capture_output=True, text=True, timeout=600)
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p != out}
+    rows = {row["submission"]: row for row in csv.DictReader(out.open())}
+    return result, rows, before, after
+
+
+def test_cli_succeeds_with_one_row_per_submission(graded):
+    result, rows, _, _ = graded
+    assert result.returncode == 0, result.stderr
+    assert set(rows) == {"01_good.ipynb", "02_good.ipynb", "01_blank.ipynb", "01_partial.ipynb",
+                         "01_loop_and_crash.ipynb", "01_cheat.ipynb", "01_broken.ipynb"}
+    assert "wrote 7 rows" in result.stdout
+
+
+def test_no_submission_file_is_modified(graded):
+    _, _, before, after = graded
+    assert before == after
+
+
+def test_solutions_get_full_marks(graded):
+    _, rows, _, _ = graded
+    for name, total in [("01_good.ipynb", "6.0"), ("02_good.ipynb", "6.0")]:
+        assert rows[name]["status"] == "graded" and rows[name]["points"] == total == rows[name]["max_points"]
+    assert rows["02_good.ipynb"]["02.lr_sweep feedback"].startswith("passed")
+    assert rows["02_good.ipynb"]["01.gd_step points"] == ""  # another chapter's task: blank
+
+
+def test_unsolved_exercise_is_not_attempted_everywhere(graded):
+    _, rows, _, _ = graded
+    row = rows["01_blank.ipynb"]
+    assert row["points"] == "0.0"
+    feedback = [v for k, v in row.items() if k.startswith("01.") and k.endswith("feedback")]
+    assert len(feedback) == 6 and all(f.startswith("not attempted") for f in feedback)
+
+
+def test_partial_submission_gets_points_and_named_mistakes(graded):
+    _, rows, _, _ = graded
+    row = rows["01_partial.ipynb"]
+    assert row["points"] == "4.0"
+    assert "up* the slope" in row["01.gd_step feedback"]
+    assert "ignores the sign" in row["01.answer_loss_curve feedback"]
+    assert row["01.gradient_descent feedback"].startswith("passed")
+
+
+def test_endless_loop_and_crash_are_noted_and_the_rest_graded(graded):
+    _, rows, _, _ = graded
+    row = rows["01_loop_and_crash.ipynb"]
+    assert row["status"] == "graded"
+    assert "ran over the 8 s time limit" in row["notes"] and "ZeroDivisionError" in row["notes"]
+    assert row["01.closed_form feedback"].startswith("not attempted")  # its definition never ran
+    assert row["01.gd_step feedback"].startswith("passed")
+    assert row["points"] == "4.0"  # regime is defined (returns 'monotone'): wrong; the other four pass
+
+
+def test_patching_the_checks_in_the_notebook_changes_nothing(graded):
+    _, rows, _, _ = graded
+    row = rows["01_cheat.ipynb"]
+    assert row["status"] == "graded" and row["points"] == "0.0"
+
+
+def test_broken_file_gets_a_row_saying_so(graded):
+    _, rows, _, _ = graded
+    row = rows["01_broken.ipynb"]
+    assert row["status"] == "invalid notebook" and "JSON" in row["notes"]
+    assert row["chapter"] == "01" and row["points"] == "0" and row["max_points"] == "6.0"
+
+
+def test_cli_refuses_a_missing_folder(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "lrcourse.grade", str(tmp_path / "nope")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "is not a folder" in result.stderr
