@@ -19,7 +19,7 @@ Gaussian gradient noise, for the stochastic chapters.
 import numpy as np
 
 __all__ = ["Surface", "Quadratic", "Rosenbrock", "Beale", "Saddle", "Himmelblau", "TwoBasin",
-           "Noisy", "SURFACES"]
+           "Noisy", "LeastSquares", "SURFACES"]
 
 
 class Surface:
@@ -289,6 +289,112 @@ class Noisy(Surface):
 
     def gradient(self, x):
         return self.surface.gradient(x) + self.sigma * self.rng.standard_normal(x.shape)
+
+
+class LeastSquares(Surface):
+    """Linear regression f(w) = 1/(2n) ||X w - y||^2 on a data set, with minibatch gradients.
+
+    ``minibatch_gradient(w, idx)`` is the gradient on the rows ``idx`` (SGD
+    draws them with replacement: ``rng.integers(0, n, batch_size)``). The
+    Hessian ``H = X^T X / n`` is constant, ``minima`` holds the least-squares
+    solution, and ``noise_floor(lr, batch_size)`` is the expected excess loss
+    E[f(w) - f*] at which constant-lr SGD settles (see its docstring).
+    ``LeastSquares.diabetes()`` builds the course's example from
+    scikit-learn's bundled diabetes data (no download).
+    """
+
+    def __init__(self, X, y, name="least squares"):
+        self.X = np.asarray(X, dtype=np.float64)
+        self.y = np.asarray(y, dtype=np.float64)
+        self.n, self.dim = self.X.shape
+        self.name = name
+        self.H = self.X.T @ self.X / self.n
+        w_star = np.linalg.lstsq(self.X, self.y, rcond=None)[0]
+        self.minima = w_star[None, :]
+        self.eigenvalues = np.linalg.eigvalsh(self.H)
+        self.L, self.mu = float(self.eigenvalues[-1]), float(self.eigenvalues[0])
+        self.start = np.zeros(self.dim)
+        r = 1.5 * max(1.0, float(np.max(np.abs(w_star))))
+        self.bounds = tuple((c - r, c + r) for c in w_star)
+        self.residuals = self.X @ w_star - self.y  # at the optimum
+
+    @classmethod
+    def diabetes(cls, drop=()):
+        """Diabetes progression from standardized features and an intercept (442 patients).
+
+        ``drop`` names features to leave out, e.g. ``("s1",)``: total cholesterol
+        s1 is nearly a combination of s2, s3 and s4, and without it the
+        condition number falls from about 470 to about 47.
+        """
+        from sklearn.datasets import load_diabetes
+
+        data = load_diabetes(scaled=False)
+        unknown = set(drop) - set(data.feature_names)
+        if unknown:
+            raise ValueError(f"Expected feature names from {data.feature_names}, but got {sorted(unknown)}")
+        keep = [i for i, name in enumerate(data.feature_names) if name not in drop]
+        X, y = data.data[:, keep], data.target
+        X = (X - X.mean(axis=0)) / X.std(axis=0)
+        y = (y - y.mean()) / y.std()
+        name = "diabetes least squares" + (f" (without {', '.join(drop)})" if drop else "")
+        return cls(np.column_stack([np.ones(len(X)), X]), y, name=name)
+
+    def _residual(self, w, rows=slice(None)):
+        X = self.X[rows]
+        y = self.y[rows]
+        return X @ w - (y if w.ndim == 1 else y[:, None]), X
+
+    def value(self, w):
+        r, _ = self._residual(w)
+        return 0.5 * np.mean(r * r, axis=0)
+
+    def gradient(self, w):
+        r, X = self._residual(w)
+        return X.T @ r / self.n
+
+    def minibatch_gradient(self, w, idx):
+        """The gradient on the rows ``idx`` only: X_b^T (X_b w - y_b) / len(idx)."""
+        r, X = self._residual(np.asarray(w, dtype=np.float64), idx)
+        return X.T @ r / len(idx)
+
+    @property
+    def gradient_noise(self):
+        """Covariance of a one-sample gradient at the optimum: (1/n) sum_i r_i^2 x_i x_i^T."""
+        Xr = self.X * self.residuals[:, None]
+        return Xr.T @ Xr / self.n
+
+    def noise_floor(self, lr, batch_size=1, exact=True):
+        """Expected excess loss E[f(w) - f*] of constant-lr SGD once it has settled.
+
+        SGD with batches of ``batch_size`` rows drawn with replacement has
+        error e = w - w* with stationary covariance P solving
+
+            P = E[(I - lr H_b) P (I - lr H_b)] + lr^2 Sigma / B,
+
+        (H_b the batch Hessian, Sigma the one-sample gradient covariance at w*),
+        and the floor is tr(H P) / 2. ``exact=False`` gives the small-lr
+        approximation lr tr(Sigma) / (4 B): proportional to lr, inversely to B.
+        Returns inf where SGD is unstable (no stationary state).
+        """
+        B, d = batch_size, self.dim
+        if not exact:
+            return lr * np.trace(self.gradient_noise) / (4 * B)
+        identity = np.eye(d * d)
+        K = np.kron(self.H, np.eye(d)) + np.kron(np.eye(d), self.H)       # P -> HP + PH
+        HH = np.kron(self.H, self.H)                                          # P -> HPH
+        M = self._fourth_moment()  # P -> E[x x^T P x x^T]
+        system = lr * K - lr ** 2 * (HH + (M - HH) / B)
+        rhs = lr ** 2 * self.gradient_noise.reshape(-1) / B
+        P = np.linalg.solve(system if np.any(system) else identity, rhs).reshape(d, d)
+        floor = 0.5 * float(np.trace(self.H @ P))
+        stable = np.all(np.linalg.eigvals(identity - system).real < 1) and floor > 0
+        return floor if stable else np.inf
+
+    def _fourth_moment(self):
+        if getattr(self, "_M", None) is None:
+            outer = np.einsum("ni,nj->nij", self.X, self.X)
+            self._M = np.einsum("nij,nkl->ikjl", outer, outer).reshape(self.dim ** 2, -1) / self.n
+        return self._M
 
 
 SURFACES = {

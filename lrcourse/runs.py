@@ -151,3 +151,36 @@ def gd_sweep(f, x0, lrs, steps, blowup=1e6, limit=None):
         gaps = np.where(alive, np.maximum(f(x) - f_min, 0.0), np.inf)
     finals = np.where(alive, x, np.nan).T
     return finals, gaps, diverged_at
+
+
+def sgd_sweep(problem, lrs, batch_size, steps, seed=0, every=1, blowup=1e6, start=None):
+    """Minibatch SGD on a ``LeastSquares`` problem for many learning rates at once.
+
+    ``lrs`` is an array of k learning rates, or a function ``lrs(t)`` giving
+    the k learning rates of step t (a schedule per run). All runs start at
+    ``start`` (default ``problem.start``) and see the same batches (rows drawn with replacement
+    from a generator seeded with ``seed``). Returns ``(steps_recorded, gaps)``:
+    the steps 0, every, 2*every, ... and the excess loss f(w) - f* of each run
+    there, shape (k, len(steps_recorded)); a run that diverges (its excess loss
+    grows ``blowup`` times past its start, or overflows) is ``inf`` from then on.
+    """
+    rng = np.random.default_rng(seed)
+    lr_of = lrs if callable(lrs) else (lambda t, lrs=np.asarray(lrs, dtype=np.float64): lrs)
+    k = len(np.atleast_1d(lr_of(0)))
+    start = problem.start if start is None else np.asarray(start, dtype=np.float64)
+    W = np.repeat(start[:, None], k, axis=1).astype(np.float64)
+    f_min = problem.min_value
+    ceiling = blowup * max(float(problem(start)) - f_min, 1e-3)
+    alive = np.ones(k, dtype=bool)
+    recorded, gaps = [0], [np.maximum(problem(W) - f_min, 0.0)]
+    with np.errstate(all="ignore"):
+        for t in range(steps):
+            idx = rng.integers(0, problem.n, batch_size)
+            W = W - np.asarray(lr_of(t), dtype=np.float64) * problem.minibatch_gradient(W, idx)
+            if (t + 1) % every == 0 or t + 1 == steps:
+                gap = problem(W) - f_min
+                alive &= np.isfinite(gap) & (gap <= ceiling)
+                W[:, ~alive] = start[:, None]  # park diverged runs (their result is inf)
+                recorded.append(t + 1)
+                gaps.append(np.where(alive, np.maximum(gap, 0.0), np.inf))
+    return np.array(recorded), np.array(gaps).T
