@@ -6,7 +6,7 @@ an exercise notebook only calls ``check("01.gradient_descent", gradient_descent)
 definitions found in ``names`` (what the batch grader does in a learner's kernel).
 """
 
-from lrcourse.grading import ch01, ch02  # noqa: F401  (registers the tasks)
+from lrcourse.grading import ch01, ch02, ch03, ch04, ch05  # noqa: F401  (registers the tasks)
 from lrcourse.grading.core import MISSING, TASKS, Feedback, check
 
 __all__ = ["check", "Feedback", "TASKS", "tasks_of", "grade_namespace"]

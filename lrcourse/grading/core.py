@@ -186,7 +186,7 @@ def call(fn, *args, names=None):
         place = f" at line {where[0]}: `{where[1]}`" if where and where[1] else ""
         raise Fail(f"your function raised {type(error).__name__}: {error}{place}") from None
     for i, (before, after) in enumerate(zip(originals, args)):
-        if not _same(before, after):
+        if isinstance(after, (np.ndarray, list, dict)) and not _same(before, after):  # data, not e.g. a generator
             name = names[i] if names else f"argument {i + 1}"
             raise Fail(f"your function changed its input `{name}` in place. Work on a copy (for example "
                        f"`x = x - lr * g` makes a new array, while `x -= lr * g` overwrites the caller's).")

@@ -1,0 +1,226 @@
+"""Checks for chapter 04: momentum and Nesterov."""
+
+import numpy as np
+
+from lrcourse.grading.ch02 import random_spd
+from lrcourse.grading.core import Fail, as_array, as_number, call, choice, close, diagnose, task
+
+
+def _unpack(raw, what, shape):
+    if raw is None:
+        raise Fail(f"{what} returned None: did you forget the `return` statement?")
+    if not isinstance(raw, (tuple, list)) or len(raw) != 2:
+        raise Fail(f"{what} should return a pair (x_new, buf_new), for example `return x, buf`.")
+    return as_array(raw[0], shape, f"the x that {what} returned"), as_array(raw[1], shape, f"the buf that {what} returned")
+
+
+def _run_steps(step, names, rng, n_steps=6, **extra):
+    """Feed the learner's step function its own outputs for a few steps; yield (inputs, outputs) per step."""
+    d = int(rng.integers(1, 5))
+    x, buf = rng.normal(size=d), None
+    lr, beta = float(rng.uniform(0.05, 0.5)), float(rng.uniform(0.3, 0.95))
+    for t in range(n_steps):
+        grad = rng.normal(size=d)
+        args = (x.copy(), None if buf is None else buf.copy(), grad.copy(), lr, beta,
+                *extra.values())
+        out = _unpack(call(step, *args, names=names), step.__name__ if hasattr(step, "__name__") else "your function",
+                      (d,))
+        yield t, args, out
+        x, buf = out
+
+
+def _check_step(step, reference, mistakes, names, rng, extra_sampler=lambda rng: {}):
+    for _ in range(3):
+        extra = extra_sampler(rng)
+        for t, args, (x_new, buf_new) in _run_steps(step, names, rng, **extra):
+            x_ref, buf_ref = reference(*args)
+            if not (close(x_new, x_ref) and close(buf_new, buf_ref)):
+                why = diagnose((x_new, buf_new), args, mistakes)
+                where = "at the first step (buf is None)" if t == 0 else f"at step {t + 1} (buf given)"
+                if why:
+                    raise Fail(why)
+                raise Fail(f"your step is wrong {where}: expected x = {np.round(x_ref, 4)}, buf = "
+                           f"{np.round(buf_ref, 4)}; got x = {np.round(x_new, 4)}, buf = {np.round(buf_new, 4)}.")
+
+
+# ---------------------------------------------------------------- task 1: heavy ball, torch's way
+def _heavy_ball_step(x, buf, grad, lr, beta, dampening=0.0):
+    buf = grad.copy() if buf is None else beta * buf + (1 - dampening) * grad
+    return x - lr * buf, buf
+
+
+def _zero_init(x, buf, grad, lr, beta, dampening=0.0):
+    return _heavy_ball_step(x, np.zeros_like(grad) if buf is None else buf, grad, lr, beta, dampening)
+
+
+def _moving_average(x, buf, grad, lr, beta, dampening=0.0):
+    buf = grad.copy() if buf is None else beta * buf + (1 - beta) * grad
+    return x - lr * buf, buf
+
+
+HEAVY_BALL_MISTAKES = [
+    (_zero_init, "matches from step 2 on but not at step 1: the momentum buffer was initialised to zero instead "
+                 "of the first gradient. torch starts with buf = grad (no dampening on the first step)."),
+    (_moving_average,
+     "that is an exponential moving average, buf = beta buf + (1 - beta) grad. torch's momentum adds the "
+     "whole gradient: buf = beta buf + (1 - dampening) grad."),
+    (lambda x, buf, g, lr, beta, d=0.0: (x + lr * _heavy_ball_step(x, buf, g, lr, beta, d)[1],
+                                         _heavy_ball_step(x, buf, g, lr, beta, d)[1]),
+     "sign error: the step is x - lr * buf."),
+    (lambda x, buf, g, lr, beta, d=0.0: (x - lr * (g if buf is None else buf), _heavy_ball_step(x, buf, g, lr, beta, d)[1]),
+     "you stepped with the old buffer: update buf first, then step x - lr * buf with the new one."),
+]
+
+
+@task("04.heavy_ball_step", "Task 1: one heavy-ball step, PyTorch's formulation")
+def check_heavy_ball_step(heavy_ball_step, rng):
+    _check_step(heavy_ball_step, _heavy_ball_step, HEAVY_BALL_MISTAKES,
+                ("x", "buf", "grad", "lr", "beta", "dampening"), rng,
+                extra_sampler=lambda rng: {"dampening": float(rng.uniform(0.1, 0.5))})
+    return "Correct: buf = grad at first, then beta buf + (1 - dampening) grad; x - lr buf, exactly as torch.optim.SGD."
+
+
+# ---------------------------------------------------------------- task 2: Nesterov, torch's way
+def _nesterov_step(x, buf, grad, lr, beta):
+    buf = grad.copy() if buf is None else beta * buf + grad
+    return x - lr * (grad + beta * buf), buf
+
+
+NESTEROV_MISTAKES = [
+    (lambda x, buf, g, lr, beta: _heavy_ball_step(x, buf, g, lr, beta),
+     "that is plain heavy-ball momentum, without the look-ahead: Nesterov steps along grad + beta * buf "
+     "(the gradient plus the momentum it is about to add)."),
+    (lambda x, buf, g, lr, beta: (x - lr * (1 + beta) * _nesterov_step(x, buf, g, lr, beta)[1],
+                                  _nesterov_step(x, buf, g, lr, beta)[1]),
+     "you stepped along buf + beta * buf; the look-ahead adds beta * buf to the *gradient*: grad + beta * buf."),
+    (lambda x, buf, g, lr, beta: (x + lr * (g + beta * _nesterov_step(x, buf, g, lr, beta)[1]),
+                                  _nesterov_step(x, buf, g, lr, beta)[1]),
+     "sign error: the step is x - lr * (grad + beta * buf)."),
+]
+
+
+@task("04.nesterov_step", "Task 2: one Nesterov step, PyTorch's formulation")
+def check_nesterov_step(nesterov_step, rng):
+    _check_step(nesterov_step, _nesterov_step, NESTEROV_MISTAKES, ("x", "buf", "grad", "lr", "beta"), rng)
+    return "Correct: buf = beta buf + grad, then x - lr (grad + beta buf): torch's Nesterov."
+
+
+# ---------------------------------------------------------------- task 3: tuned momentum
+def _tuned(A):
+    eigenvalues = np.linalg.eigvalsh(A)
+    mu, L = eigenvalues[0], eigenvalues[-1]
+    rate = (np.sqrt(L / mu) - 1) / (np.sqrt(L / mu) + 1)
+    return 4 / (np.sqrt(L) + np.sqrt(mu)) ** 2, rate ** 2, rate
+
+
+def _spectrum(A):
+    e = np.linalg.eigvalsh(A)
+    return e[0], e[-1]
+
+
+TUNED_MISTAKES = [
+    (lambda A: (_tuned(A)[0], _tuned(A)[2], _tuned(A)[2]),
+     "beta is the *square* of the rate: beta = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2."),
+    (lambda A: (2 / sum(_spectrum(A)), _tuned(A)[1], _tuned(A)[2]),
+     "2/(mu + L) is gradient descent's best lr; with momentum the best lr is 4 / (sqrt(L) + sqrt(mu))^2."),
+    (lambda A: (_tuned(A)[0], _tuned(A)[1], (_spectrum(A)[1] / _spectrum(A)[0] - 1) / (_spectrum(A)[1] / _spectrum(A)[0] + 1)),
+     "that rate, (kappa - 1)/(kappa + 1), is gradient descent's; momentum's uses sqrt(kappa)."),
+    (lambda A: (4 / (_spectrum(A)[1] + _spectrum(A)[0]), _tuned(A)[1], _tuned(A)[2]),
+     "the lr is 4 / (sqrt(L) + sqrt(mu))^2: square the sum of the square roots."),
+]
+
+
+@task("04.tuned_momentum", "Task 3: the tuned lr, beta and rate")
+def check_tuned_momentum(tuned_momentum, rng):
+    for _ in range(5):
+        A = random_spd(rng)
+        raw = call(tuned_momentum, A.copy(), names=("A",))
+        if raw is None:
+            raise Fail("tuned_momentum returned None: did you forget the `return` statement?")
+        if not isinstance(raw, (tuple, list, np.ndarray)) or len(raw) != 3:
+            raise Fail(f"return three numbers (lr, beta, rate), for example `return lr, beta, rate`; got {raw!r}.")
+        result = tuple(as_number(v, name) for v, name in zip(raw, ("the lr", "beta", "the rate")))
+        if not close(result, _tuned(A), rtol=1e-6):
+            why = diagnose(result, (A,), TUNED_MISTAKES, rtol=1e-6)
+            lr, beta, rate = _tuned(A)
+            raise Fail(why or f"for this matrix (mu = {_spectrum(A)[0]:.4g}, L = {_spectrum(A)[1]:.4g}) expected "
+                              f"lr = {lr:.5g}, beta = {beta:.5g}, rate = {rate:.5g}; got {tuple(round(v, 5) for v in result)}.")
+    return "Correct: lr = 4/(sqrt L + sqrt mu)^2, beta = rate^2, rate = (sqrt(kappa) - 1)/(sqrt(kappa) + 1)."
+
+
+# ---------------------------------------------------------------- task 4: the classical formulation
+def _classical(grad_f, x0, lrs, beta):
+    x, v, xs = np.array(x0, dtype=float), np.zeros(len(x0)), [np.array(x0, dtype=float)]
+    for lr in lrs:
+        v = beta * v - lr * grad_f(x)
+        x = x + v
+        xs.append(x)
+    return np.array(xs)
+
+
+def _torch_formulation(grad_f, x0, lrs, beta):
+    x, buf, xs = np.array(x0, dtype=float), None, [np.array(x0, dtype=float)]
+    for lr in lrs:
+        g = grad_f(x)
+        buf = g if buf is None else beta * buf + g
+        x = x - lr * buf
+        xs.append(x)
+    return np.array(xs)
+
+
+def _classical_at_lookahead(grad_f, x0, lrs, beta):
+    x, v, xs = np.array(x0, dtype=float), np.zeros(len(x0)), [np.array(x0, dtype=float)]
+    for lr in lrs:
+        v = beta * v - lr * grad_f(x + beta * v)
+        x = x + v
+        xs.append(x)
+    return np.array(xs)
+
+
+CLASSICAL_MISTAKES = [
+    (_torch_formulation, "that is PyTorch's formulation (buf = beta buf + g; x -= lr buf). With a constant lr the "
+                         "two agree, but when the lr changes they differ: the classical velocity keeps each "
+                         "gradient scaled by the lr of its own step, v = beta v - lr_t g."),
+    (_classical_at_lookahead, "you evaluated the gradient at the look-ahead point x + beta v: that is Nesterov's "
+                              "method. Classical momentum uses the gradient at x."),
+    (lambda grad_f, x0, lrs, beta: _classical(grad_f, x0, [lrs[0]] * len(lrs), beta),
+     "you used the first lr for every step: use lrs[t] at step t."),
+    (lambda grad_f, x0, lrs, beta: _classical(lambda x: -grad_f(x), x0, lrs, beta),
+     "sign error: v = beta v - lr g (the velocity points downhill)."),
+]
+
+
+@task("04.classical_momentum", "Task 4: classical momentum with a changing lr")
+def check_classical_momentum(classical_momentum, rng):
+    for _ in range(3):
+        A = random_spd(rng, d=int(rng.integers(2, 4)), kappa=float(rng.uniform(2, 20)))
+        grad_f = lambda x, A=A: A @ x  # noqa: E731
+        x0 = rng.normal(size=len(A))
+        steps = int(rng.integers(6, 12))
+        L = np.linalg.eigvalsh(A)[-1]
+        lrs = list(np.where(np.arange(steps) < steps // 2, 0.5 / L, 0.1 / L))  # a step decay halfway
+        beta = float(rng.uniform(0.3, 0.9))
+        expected = _classical(grad_f, x0, lrs, beta)
+        result = as_array(call(classical_momentum, grad_f, x0.copy(), list(lrs), beta,
+                               names=("grad_f", "x0", "lrs", "beta")), what="classical_momentum")
+        if result.shape != expected.shape:
+            raise Fail(f"return the path, one row per iterate with x0 first: shape {expected.shape} for "
+                       f"{steps} steps; yours has shape {result.shape}.")
+        if not close(result, expected):
+            why = diagnose(result, (grad_f, x0, lrs, beta), CLASSICAL_MISTAKES)
+            bad = int(np.argmax(~np.all(np.isclose(result, expected, rtol=1e-9, atol=1e-12), axis=1)))
+            raise Fail(why or f"your path matches up to step {bad - 1} and differs from step {bad} on: "
+                              f"v = beta v - lr_t grad_f(x); x = x + v.")
+    return "Correct: the velocity keeps each gradient at the lr of its own step."
+
+
+# ---------------------------------------------------------------- task 5: conceptual
+@task("04.answer_effective_lr", "Task 5: the effective step size of momentum", kind="value")
+def check_answer_effective_lr(answer, rng):
+    choice(answer, "c", "abcd", {
+        "a": "with a constant gradient g the buffer grows to g (1 + 0.9 + 0.81 + ...) = g / (1 - 0.9) = 10 g, "
+             "so each step moves lr * 10 g: the effective lr is 10 times larger.",
+        "b": "0.9 is beta, not a step size: the buffer sums g / (1 - beta) = 10 g, so steps are lr * 10 g = 1.0 g.",
+        "d": "momentum makes steps larger, not smaller: the buffer converges to g / (1 - beta) = 10 g.",
+    })
+    return "Correct: lr / (1 - beta) = 0.1 / 0.1 = 1.0. Switching on momentum without lowering the lr is a 10x larger step."
