@@ -47,6 +47,8 @@ def graded(tmp_path_factory):
         "01_cheat.ipynb": edit(ex01, append=["import lrcourse.grading.core as c\n"
                                              "c.check = lambda *a, **k: None\nc.TASKS.clear()"]),
     }
+    for chapter in ("03_sgd_and_minibatches", "04_momentum", "05_schedules"):
+        submissions[f"{chapter[:2]}_good.ipynb"] = nbformat.read(ROOT / f"solutions/{chapter}.ipynb", as_version=4)
     for name, nb in submissions.items():
         nbformat.write(nb, folder / name)
     (folder / "01_broken.ipynb").write_text('{"cells": [')
@@ -64,8 +66,9 @@ def test_cli_succeeds_with_one_row_per_submission(graded):
     result, rows, _, _ = graded
     assert result.returncode == 0, result.stderr
     assert set(rows) == {"01_good.ipynb", "02_good.ipynb", "01_blank.ipynb", "01_partial.ipynb",
-                         "01_loop_and_crash.ipynb", "01_cheat.ipynb", "01_broken.ipynb"}
-    assert "wrote 7 rows" in result.stdout
+                         "01_loop_and_crash.ipynb", "01_cheat.ipynb", "01_broken.ipynb",
+                         "03_good.ipynb", "04_good.ipynb", "05_good.ipynb"}
+    assert "wrote 10 rows" in result.stdout
 
 
 def test_no_submission_file_is_modified(graded):
@@ -75,7 +78,8 @@ def test_no_submission_file_is_modified(graded):
 
 def test_solutions_get_full_marks(graded):
     _, rows, _, _ = graded
-    for name, total in [("01_good.ipynb", "6.0"), ("02_good.ipynb", "6.0")]:
+    for name, total in [("01_good.ipynb", "6.0"), ("02_good.ipynb", "6.0"), ("03_good.ipynb", "6.0"),
+                        ("04_good.ipynb", "5.0"), ("05_good.ipynb", "5.0")]:
         assert rows[name]["status"] == "graded" and rows[name]["points"] == total == rows[name]["max_points"]
     assert rows["02_good.ipynb"]["02.lr_sweep feedback"].startswith("passed")
     assert rows["02_good.ipynb"]["01.gd_step points"] == ""  # another chapter's task: blank
