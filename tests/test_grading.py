@@ -211,7 +211,7 @@ WRONG = {
         (lambda A: (1 / np.linalg.eigvalsh(A)[-1], 1 - 1 / (np.linalg.eigvalsh(A)[-1] / np.linalg.eigvalsh(A)[0])),
          "that is lr = 1/L"),
         (lambda A: (ch02._best(A)[0], 1 - np.linalg.eigvalsh(A)[0] / np.linalg.eigvalsh(A)[-1]), "not 1 - 1/kappa"),
-        (lambda A: ch02._best(A)[0], "return a pair"),
+        (lambda A: ch02._best(A)[0], "return 2 numbers"),
     ],
     "02.lr_sweep": [
         (sweep_not_reset, "start again from x0"),
@@ -279,7 +279,7 @@ WRONG = {
         (lambda A: (ch04._tuned(A)[0], ch04._tuned(A)[2], ch04._tuned(A)[2]), "*square* of the rate"),
         (lambda A: (2 / sum(ch04._spectrum(A)), *ch04._tuned(A)[1:]), "gradient descent's best lr"),
         (lambda A: (*ch04._tuned(A)[:2], ch02._best(A)[1]), "uses sqrt(kappa)"),
-        (lambda A: ch04._tuned(A)[:2], "three numbers"),
+        (lambda A: ch04._tuned(A)[:2], "return 3 numbers"),
     ],
     "04.classical_momentum": [
         (ch04._torch_formulation, "PyTorch's formulation"),
@@ -374,7 +374,8 @@ FUNCTION_TASKS = [t for t in TASKS if TASKS[t].kind == "function" and t != "05.m
 @pytest.mark.parametrize("answer, words", [
     (raises, ["raised ZeroDivisionError: division by zero"]),
     (returns_none, ["returned None: did you forget the `return`"]),
-    (returns_text, ["a str", "the names are", "return a pair", "three numbers", "returned a number"]),
+    (returns_text, ["a str", "the names are", "return 2 numbers", "return 3 numbers", "returned a number",
+                    "should return a pair"]),
     (placeholder, ["Not attempted yet"]),
     (None, ["Not attempted yet"]),
     (42, ["expected a function, but got an int"]),

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from lrcourse.grading.core import Fail, as_array, as_number, call, choice, close, diagnose, task
+from lrcourse.grading.core import Fail, as_array, as_number, call, choice, close, diagnose, first_differing_row, task
 from lrcourse.runs import regime_1d
 
 REGIME_NAMES = ("monotone", "one step", "oscillating", "edge", "divergent")
@@ -102,7 +102,7 @@ def check_gradient_descent(gradient_descent, rng):
             why = diagnose(result, (grad_f, x0, lr, steps), GD_LOOP_MISTAKES)
             if why:
                 raise Fail(why)
-            bad = int(np.argmax(~np.all(np.isclose(result, expected, rtol=1e-9, atol=1e-12), axis=1)))
+            bad = first_differing_row(result, expected)
             raise Fail(f"your path matches up to step {bad - 1} and differs from step {bad} on: expected "
                        f"{expected[bad]}, got {result[bad]}. Check the update x_(t+1) = x_t - lr * grad_f(x_t).")
     return "Correct: your loop produces exactly the iterates of gradient descent."

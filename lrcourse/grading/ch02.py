@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from lrcourse.grading.core import Fail, _kind, as_array, as_number, call, choice, close, diagnose, task
+from lrcourse.grading.core import Fail, _kind, as_array, as_number, as_numbers, call, choice, close, diagnose, task
 
 
 def random_spd(rng, d=None, kappa=None):
@@ -79,12 +79,8 @@ BEST_MISTAKES = [
 def check_best_lr_and_rate(best_lr_and_rate, rng):
     for _ in range(5):
         A = random_spd(rng)
-        raw = call(best_lr_and_rate, A.copy(), names=("A",))
-        if raw is None:
-            raise Fail("best_lr_and_rate returned None: did you forget the `return` statement?")
-        if not isinstance(raw, (tuple, list, np.ndarray)) or len(raw) != 2:
-            raise Fail(f"return a pair (lr, rate), for example `return lr, rate`; you returned {raw!r}.")
-        result = (as_number(raw[0], "the lr you returned"), as_number(raw[1], "the rate you returned"))
+        result = as_numbers(call(best_lr_and_rate, A.copy(), names=("A",)), ("the lr", "the rate"),
+                            "best_lr_and_rate")
         if not close(result, _best(A), rtol=1e-6):
             why = diagnose(result, (A,), BEST_MISTAKES, rtol=1e-6)
             lr, rate = _best(A)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from lrcourse.grading.core import Fail, as_array, as_number, call, choice, close, diagnose, task
+from lrcourse.grading.core import Fail, as_array, as_number, call, choice, close, diagnose, first_differing_row, task
 
 
 def _regression(rng, n=None, d=None):
@@ -103,7 +103,7 @@ def check_sgd(sgd, rng):
                        f"{expected.shape}; yours has shape {result.shape}.")
         if not close(result, expected):
             why = diagnose(result, (X, y, w0, lr, batch_size, steps, np.random.default_rng(seed)), SGD_MISTAKES)
-            bad = int(np.argmax(~np.all(np.isclose(result, expected, rtol=1e-9, atol=1e-12), axis=1)))
+            bad = first_differing_row(result, expected)
             raise Fail(why or f"your path matches up to step {bad - 1} and differs from step {bad} on. Each step: "
                               f"idx = rng.integers(0, n, batch_size), then w = w - lr * (minibatch gradient).")
     return "Correct: a fresh random batch each step, and a step along its average gradient."

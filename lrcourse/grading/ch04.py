@@ -3,7 +3,7 @@
 import numpy as np
 
 from lrcourse.grading.ch02 import random_spd
-from lrcourse.grading.core import Fail, as_array, as_number, call, choice, close, diagnose, task
+from lrcourse.grading.core import Fail, as_array, as_numbers, call, choice, close, diagnose, first_differing_row, task
 
 
 def _unpack(raw, what, shape):
@@ -134,12 +134,8 @@ TUNED_MISTAKES = [
 def check_tuned_momentum(tuned_momentum, rng):
     for _ in range(5):
         A = random_spd(rng)
-        raw = call(tuned_momentum, A.copy(), names=("A",))
-        if raw is None:
-            raise Fail("tuned_momentum returned None: did you forget the `return` statement?")
-        if not isinstance(raw, (tuple, list, np.ndarray)) or len(raw) != 3:
-            raise Fail(f"return three numbers (lr, beta, rate), for example `return lr, beta, rate`; got {raw!r}.")
-        result = tuple(as_number(v, name) for v, name in zip(raw, ("the lr", "beta", "the rate")))
+        result = as_numbers(call(tuned_momentum, A.copy(), names=("A",)), ("the lr", "the beta", "the rate"),
+                            "tuned_momentum")
         if not close(result, _tuned(A), rtol=1e-6):
             why = diagnose(result, (A,), TUNED_MISTAKES, rtol=1e-6)
             lr, beta, rate = _tuned(A)
@@ -208,7 +204,7 @@ def check_classical_momentum(classical_momentum, rng):
                        f"{steps} steps; yours has shape {result.shape}.")
         if not close(result, expected):
             why = diagnose(result, (grad_f, x0, lrs, beta), CLASSICAL_MISTAKES)
-            bad = int(np.argmax(~np.all(np.isclose(result, expected, rtol=1e-9, atol=1e-12), axis=1)))
+            bad = first_differing_row(result, expected)
             raise Fail(why or f"your path matches up to step {bad - 1} and differs from step {bad} on: "
                               f"v = beta v - lr_t grad_f(x); x = x + v.")
     return "Correct: the velocity keeps each gradient at the lr of its own step."

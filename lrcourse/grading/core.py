@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["Feedback", "Fail", "NotAttempted", "Task", "TASKS", "task", "check", "call", "as_array",
-           "as_number", "diagnose", "choice", "MISSING"]
+           "as_number", "as_numbers", "first_differing_row", "diagnose", "choice", "MISSING"]
 
 MISSING = object()  # the learner's notebook does not define the name at all
 
@@ -234,6 +234,22 @@ def as_number(result, what="your function", allow_inf=False):
     if math.isinf(value) and not allow_inf:
         raise Fail(f"{what} returned {value}, but a finite number was expected")
     return value
+
+
+def as_numbers(result, names, what="your function"):
+    """The learner's result as a tuple of len(names) floats (e.g. ``("the lr", "the rate")``)."""
+    if result is None:
+        raise Fail(f"{what} returned None: did you forget the `return` statement?")
+    if not isinstance(result, (tuple, list, np.ndarray)) or len(result) != len(names):
+        example = ", ".join(name.split()[-1] for name in names)
+        raise Fail(f"return {len(names)} numbers ({', '.join(names)}), for example `return {example}`; "
+                   f"you returned {result!r}.")
+    return tuple(as_number(value, name) for value, name in zip(result, names))
+
+
+def first_differing_row(result, expected, rtol=1e-9, atol=1e-12):
+    """Index of the first row (iterate) where two paths differ."""
+    return int(np.argmax(~np.all(np.isclose(result, expected, rtol=rtol, atol=atol), axis=1)))
 
 
 def close(a, b, rtol=1e-9, atol=1e-12):
