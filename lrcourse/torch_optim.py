@@ -46,7 +46,6 @@ class _Optimizer(torch.optim.Optimizer):
                     f"algorithm only; {name}={value!r} is not available (use torch.optim.{type(self).__name__})"
                 )
         super().__init__(params, defaults)
-        self._scratch = {}
 
     def _buffer(self, p, name="d"):
         """A scratch tensor shaped like ``p``, reused at every step and not part of the state.
@@ -56,10 +55,11 @@ class _Optimizer(torch.optim.Optimizer):
         faults that come with a fresh multi-megabyte block: on a CPU that is
         most of an optimizer step's time.
         """
+        scratch = self.__dict__.setdefault("_scratch", {})  # not pickled with the optimizer: made on demand
         key = (p, name)
-        if key not in self._scratch:
-            self._scratch[key] = torch.empty_like(p, memory_format=torch.preserve_format)
-        return self._scratch[key]
+        if key not in scratch:
+            scratch[key] = torch.empty_like(p, memory_format=torch.preserve_format)
+        return scratch[key]
 
     @torch.no_grad()
     def step(self, closure=None):

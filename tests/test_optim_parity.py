@@ -300,3 +300,18 @@ def test_scratch_buffers_stay_out_of_the_state_dict():
     p.grad = torch.ones(4)
     opt.step()
     assert set(opt.state_dict()["state"][0]) == {"step", "m", "v"}
+
+
+def test_an_unpickled_optimizer_keeps_stepping():
+    """torch pickles an optimizer's state and groups only; the scratch buffers are remade on demand."""
+    import pickle
+
+    p = torch.ones(3, requires_grad=True)
+    opt = torch_optim.Adam([p], lr=0.1)
+    p.grad = torch.ones(3)
+    opt.step()
+    clone = pickle.loads(pickle.dumps(opt))
+    q = clone.param_groups[0]["params"][0]
+    q.grad = torch.ones(3)
+    clone.step()
+    assert clone.state[q]["step"] == 2
