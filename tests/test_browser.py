@@ -1,8 +1,10 @@
 """A real browser: JupyterLab + ipywidgets in headless Debian chromium, driven by Playwright.
 
 Opens notebook 01, runs all cells, moves the lr slider with the keyboard and
-checks that the regime text and the picture change. Skipped, with the reason,
-where chromium or Playwright is missing (.ci/run installs chromium).
+checks that the regime text and the picture change; then does the same for
+chapter 04's momentum explorer through its "set tuned lr and beta" button.
+Skipped, with the reason, where chromium or Playwright is missing (.ci/run
+installs chromium).
 """
 
 import os
@@ -20,6 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 NOTEBOOK = "01_gradient_descent.ipynb"
+MOMENTUM = "04_momentum.ipynb"
 
 if not os.path.exists(CHROMIUM):
     pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)",
@@ -37,7 +40,8 @@ def free_port():
 def lab(tmp_path_factory):
     """JupyterLab on a free loopback port, serving a copy of the notebook; stopped afterwards."""
     root = tmp_path_factory.mktemp("lab")
-    shutil.copy(ROOT / "notebooks" / NOTEBOOK, root / NOTEBOOK)
+    for name in (NOTEBOOK, MOMENTUM):
+        shutil.copy(ROOT / "notebooks" / name, root / name)
     port, token = free_port(), "lrcourse-browser-test"
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(root / "runtime"), JUPYTER_CONFIG_DIR=str(root / "config"),
                JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"))
@@ -68,30 +72,51 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(lab):
-    url, token = lab
+def browser():
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
-        yield page
+        yield browser
         browser.close()
 
 
-def test_run_all_and_move_the_lr_slider(page, record_property):
-    start = time.perf_counter()
+@pytest.fixture
+def open_notebook(lab, browser, tmp_path):
+    """Open a notebook in a fresh page; on failure, keep a screenshot beside the test's tmp files."""
+    url, token = lab
+    pages = []
+
+    def opener(name):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pages.append(page)
+        page.goto(f"{url}/lab/tree/{name}?token={token}")
+        return page
+
+    yield opener
+    for page in pages:
+        page.screenshot(path=str(tmp_path / "last.png"))
+        page.close()
+
+
+def run_all(page):
+    """Wait for the notebook and its kernel (accepting a "Select Kernel" dialog), then Run All Cells."""
     page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
-    accept = page.locator(".jp-Dialog .jp-mod-accept")  # the "Select Kernel" dialog of a first open
+    accept = page.locator(".jp-Dialog .jp-mod-accept")
     try:
         accept.wait_for(timeout=5_000)
         accept.click()
     except sync_api.TimeoutError:
         pass
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']:visible", timeout=60_000)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+
+def test_run_all_and_move_the_lr_slider(open_notebook, record_property):
+    start = time.perf_counter()
+    page = open_notebook(NOTEBOOK)
+    run_all(page)
 
     # the first lr explorer: its slider, status line and picture
     explorer = page.locator(".jp-OutputArea-output .widget-vbox").filter(has_text="lr L =").first
@@ -118,3 +143,19 @@ def test_run_all_and_move_the_lr_slider(page, record_property):
     record_property("open_and_run_all_s", round(ready, 1))
     record_property("slider_to_picture_ms", round(one_step_ms))
     print(f"\nbrowser: notebook open + run all {ready:.1f} s; one slider step to new picture {one_step_ms:.0f} ms")
+
+
+def test_momentum_explorer_button_sets_the_tuned_values(open_notebook):
+    page = open_notebook(MOMENTUM)
+    run_all(page)
+    explorer = page.locator(".jp-OutputArea-output .widget-vbox").filter(has_text="kappa =").first
+    explorer.wait_for(timeout=90_000)
+    status, picture = explorer.locator(".widget-html").first, explorer.locator("img").first
+    page.wait_for_function("el => el.innerText.includes('beta = 0.70')", arg=status.element_handle(), timeout=60_000)
+    before_src = picture.get_attribute("src")
+    explorer.get_by_role("button", name="set tuned lr and beta").click()
+    page.wait_for_function("el => el.innerText.includes('beta = 0.67')", arg=status.element_handle(), timeout=20_000)
+    text = status.inner_text()
+    assert "lr = 3.31" in text and "predicted rate 0.818" in text, text
+    assert picture.get_attribute("src") != before_src
+    assert page.locator("text=Error displaying widget").count() == 0
