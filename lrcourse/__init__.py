@@ -5,7 +5,13 @@ The supporting library of the course notebooks:
 - ``lrcourse.optim``: SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW in numpy;
 - ``lrcourse.torch_optim``: the same six as ``torch.optim.Optimizer`` subclasses;
 - ``lrcourse.schedules``: learning-rate schedules as functions of the step;
-- ``lrcourse.functions``: the test surfaces, with gradients and known minima;
+- ``lrcourse.functions``: the test surfaces, with gradients and known minima, and least squares on
+  real data with minibatch gradients;
+- ``lrcourse.runs`` / ``lrcourse.theory``: runs with divergence detection, vectorized sweeps, and the
+  closed forms the notebooks confirm;
+- ``lrcourse.widgets``: the sliders of the notebooks;
+- ``lrcourse.grading`` / ``lrcourse.grade`` / ``lrcourse.exercises``: the exercise checks, the batch
+  grader and the generator of exercises from solutions;
 - ``get_device()`` / ``describe_device()``: CUDA when present, else the CPU.
 
 Importing ``lrcourse`` (or its numpy modules) does not import torch.
