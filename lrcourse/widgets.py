@@ -444,6 +444,11 @@ def momentum_explorer(steps=150):
     Sliders for the condition number, the lr and beta; a button sets Polyak's
     tuned values. Shows the path, the loss against GD at its best fixed lr, and
     the measured rate next to the predicted one.
+
+    Polyak's tuning is a knife edge: one notch of a slider away from it, the
+    rate is visibly worse. Sliders round to their steps (the browser snaps to
+    them), so the button remembers the exact tuned values and the run uses them
+    for as long as the sliders stay within half a step of them.
     """
     controls = {
         "kappa": widgets.FloatLogSlider(value=100, base=10, min=0, max=3, step=0.05, description="kappa"),
@@ -471,8 +476,15 @@ def momentum_explorer(steps=150):
         ax.set_title(" ", fontsize=10)
     fig.tight_layout()
     drawn = {"kappa": None, "contours": None}
+    exact = {}  # the tuned values the button set, used while the sliders still show them
 
     def draw(w, kappa, lr, beta):
+        if exact and (exact["kappa"] != kappa
+                      or abs(np.log10(lr / exact["lr"])) > controls["lr"].step / 2 + 1e-12
+                      or abs(beta - exact["beta"]) > controls["beta"].step / 2 + 1e-12):
+            exact.clear()  # a slider moved away: use what the sliders say
+        if exact:
+            lr, beta = exact["lr"], exact["beta"]
         f = functions.Quadratic((1.0 / kappa, 1.0), angle=np.pi / 5)
         if drawn["kappa"] != kappa:  # the contours depend on kappa only
             if drawn["contours"] is not None:
@@ -502,10 +514,12 @@ def momentum_explorer(steps=150):
                 measured_text = f"measured rate {(g[-1] / g[half]) ** (1 / (2 * (len(g) - 1 - half))):.4f}"
             else:
                 measured_text = "reached the minimum to machine precision"
-        ax_c.set_title(f"kappa = {kappa:.0f}, lr = {lr:.3g}, beta = {beta:.2f}", fontsize=10)
+        ax_c.set_title(f"kappa = {kappa:.0f}, lr = {lr:.4g}, beta = {beta:.4g}" + (" (tuned)" if exact else ""),
+                       fontsize=10)
         ax_loss.set_title(f"{measured_text}; predicted {rate:.4f} (tuned {tuned_rate:.4f}, "
                           f"GD best {f.rate_best:.4f})", fontsize=9)
-        return (f"kappa = {kappa:.0f}, lr = {lr:.3g}, beta = {beta:.2f}: {measured_text}, predicted rate "
+        return (f"kappa = {kappa:.0f}, lr = {lr:.4g}, beta = {beta:.4g}{' (tuned)' if exact else ''}: "
+                f"{measured_text}, predicted rate "
                 f"{rate:.4f}. Tuned momentum would reach {tuned_rate:.4f}; GD at its best lr {f.rate_best:.4f}.")
 
     explorer = Explorer(controls, fig, draw, dynamic=[path, gd_path, loss_line, gd_loss, predicted,
@@ -515,8 +529,9 @@ def momentum_explorer(steps=150):
     def set_tuned(_=None):
         kappa = controls["kappa"].value
         lr, beta, _rate = tuned_heavy_ball(1.0 / kappa, 1.0)
+        exact.update(kappa=kappa, lr=lr, beta=beta)
         with explorer.hold():
-            controls["lr"].value, controls["beta"].value = lr, round(beta, 2)
+            controls["lr"].value, controls["beta"].value = lr, beta
 
     tune.on_click(set_tuned)
     explorer.set_tuned = set_tuned
