@@ -57,6 +57,13 @@ class Run:
         return self.xs[-1]
 
 
+def _divergence_bounds(f, gap0, blowup, limit):
+    """(largest loss gap, largest |coordinate|) a run may reach before it counts as diverged."""
+    if limit is None:
+        limit = 1e6 * max(1.0, float(np.max(np.abs(f.bounds))))
+    return blowup * max(gap0, 1e-12), limit
+
+
 def run(f, x0, optimizer, steps, schedule=None, blowup=1e6, limit=None):
     """Run ``optimizer`` (an ``lrcourse.optim`` object) on surface ``f`` for ``steps`` steps.
 
@@ -65,12 +72,10 @@ def run(f, x0, optimizer, steps, schedule=None, blowup=1e6, limit=None):
     ``limit`` from the origin (default: 1e6 times the plotting box), or its
     loss gap f(x_t) - f_min has grown ``blowup`` times past the start's.
     """
-    if limit is None:
-        limit = 1e6 * max(1.0, float(np.max(np.abs(f.bounds))))
     x = np.array(x0, dtype=np.float64).reshape(f.dim)
     f_min = f.min_value
     gap0 = float(f(x)) - f_min
-    ceiling = blowup * max(gap0, 1e-12)
+    ceiling, limit = _divergence_bounds(f, gap0, blowup, limit)
     optimizer.reset()
     xs, gaps, diverged_at = [x], [gap0], None
     for t in range(steps):
@@ -132,11 +137,9 @@ def gd_sweep(f, x0, lrs, steps, blowup=1e6, limit=None):
     points of shape ``(dim, n)``, as every surface in ``lrcourse.functions`` does.
     """
     lrs = np.asarray(lrs, dtype=np.float64)
-    if limit is None:
-        limit = 1e6 * max(1.0, float(np.max(np.abs(f.bounds))))
     x = np.repeat(np.array(x0, dtype=np.float64).reshape(f.dim, 1), len(lrs), axis=1)
     f_min = f.min_value
-    ceiling = blowup * max(float(f(x[:, 0])) - f_min, 1e-12)
+    ceiling, limit = _divergence_bounds(f, float(f(x[:, 0])) - f_min, blowup, limit)
     diverged_at = np.zeros(len(lrs), dtype=int)
     alive = np.ones(len(lrs), dtype=bool)
     with np.errstate(all="ignore"):

@@ -122,15 +122,19 @@ def run_all(page):
     }""", timeout=120_000)
 
 
+def find_explorer(page, text):
+    """The first live explorer widget whose text contains ``text``: (its box, status line, picture)."""
+    explorer = page.locator(".jp-OutputArea-output .widget-vbox").filter(has_text=text).first
+    explorer.wait_for(timeout=90_000)
+    return explorer, explorer.locator(".widget-html").first, explorer.locator("img").first
+
+
 def test_run_all_and_move_the_lr_slider(open_notebook, record_property):
     start = time.perf_counter()
     page = open_notebook(NOTEBOOK)
     run_all(page)
 
-    # the first lr explorer: its slider, status line and picture
-    explorer = page.locator(".jp-OutputArea-output .widget-vbox").filter(has_text="lr L =").first
-    explorer.wait_for(timeout=90_000)
-    status, picture = explorer.locator(".widget-html").first, explorer.locator("img").first
+    explorer, status, picture = find_explorer(page, "lr L =")  # the first lr explorer
     page.wait_for_function("el => el.src && el.src.length > 0", arg=picture.element_handle(), timeout=30_000)
     assert "monotone" in status.inner_text()
     before_text, before_src = status.inner_text(), picture.get_attribute("src")
@@ -157,9 +161,7 @@ def test_run_all_and_move_the_lr_slider(open_notebook, record_property):
 def test_momentum_explorer_button_sets_the_tuned_values(open_notebook):
     page = open_notebook(MOMENTUM)
     run_all(page)
-    explorer = page.locator(".jp-OutputArea-output .widget-vbox").filter(has_text="kappa =").first
-    explorer.wait_for(timeout=90_000)
-    status, picture = explorer.locator(".widget-html").first, explorer.locator("img").first
+    explorer, status, picture = find_explorer(page, "kappa =")
     page.wait_for_function("el => el.innerText.includes('beta = 0.7:')", arg=status.element_handle(), timeout=60_000)
     before_src = picture.get_attribute("src")
     explorer.get_by_role("button", name="set tuned lr and beta").click()

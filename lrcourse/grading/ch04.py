@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from lrcourse.grading.ch02 import random_spd
+from lrcourse.grading.ch02 import _spectrum, random_spd
 from lrcourse.grading.core import Fail, as_array, as_numbers, call, choice, close, diagnose, first_differing_row, task
 
 
@@ -107,15 +107,9 @@ def check_nesterov_step(nesterov_step, rng):
 
 # ---------------------------------------------------------------- task 3: tuned momentum
 def _tuned(A):
-    eigenvalues = np.linalg.eigvalsh(A)
-    mu, L = eigenvalues[0], eigenvalues[-1]
+    mu, L = _spectrum(A)
     rate = (np.sqrt(L / mu) - 1) / (np.sqrt(L / mu) + 1)
     return 4 / (np.sqrt(L) + np.sqrt(mu)) ** 2, rate ** 2, rate
-
-
-def _spectrum(A):
-    e = np.linalg.eigvalsh(A)
-    return e[0], e[-1]
 
 
 TUNED_MISTAKES = [
