@@ -159,31 +159,59 @@ def gd_sweep(f, x0, lrs, steps, blowup=1e6, limit=None):
 def sgd_sweep(problem, lrs, batch_size, steps, seed=0, every=1, blowup=1e6, start=None):
     """Minibatch SGD on a ``LeastSquares`` problem for many learning rates at once.
 
-    ``lrs`` is an array of k learning rates, or a function ``lrs(t)`` giving
-    the k learning rates of step t (a schedule per run). All runs start at
+    ``lrs`` is an array of k learning rates, a (k, steps) array whose row i is
+    the schedule of run i (lr of step t in column t), or a function ``lrs(t)``
+    giving the k learning rates of step t. All runs start at
     ``start`` (default ``problem.start``) and see the same batches (rows drawn with replacement
     from a generator seeded with ``seed``). Returns ``(steps_recorded, gaps)``:
     the steps 0, every, 2*every, ... and the excess loss f(w) - f* of each run
     there, shape (k, len(steps_recorded)); a run that diverges (its excess loss
     grows ``blowup`` times past its start, or overflows) is ``inf`` from then on.
+
+    ``seed`` may also be a sequence of S seeds: then every seed gets its own
+    batches (the same ones a single-seed call with that seed draws), the k runs
+    are repeated for each, and ``gaps`` has shape (S, k, len(steps_recorded)).
     """
-    rng = np.random.default_rng(seed)
-    lr_of = lrs if callable(lrs) else (lambda t, lrs=np.asarray(lrs, dtype=np.float64): lrs)
-    k = len(np.atleast_1d(lr_of(0)))
+    seeds = np.atleast_1d(np.asarray(seed, dtype=np.int64))
+    if callable(lrs):
+        scales = None  # lr / B of each step, asked for step by step
+        k = len(np.atleast_1d(lrs(0)))
+    else:
+        lrs = np.asarray(lrs, dtype=np.float64)
+        if lrs.ndim == 2 and lrs.shape[1] < steps:
+            raise ValueError(f"Expected a schedule of at least {steps} steps per run, but got {lrs.shape[1]}")
+        scales = (lrs[:, :steps].T if lrs.ndim == 2 else np.broadcast_to(lrs, (steps, len(lrs)))) / batch_size
+        k = scales.shape[1]
     start = problem.start if start is None else np.asarray(start, dtype=np.float64)
-    W = np.repeat(start[:, None], k, axis=1).astype(np.float64)
-    f_min = problem.min_value
-    ceiling = blowup * max(float(problem(start)) - f_min, 1e-3)
-    alive = np.ones(k, dtype=bool)
-    recorded, gaps = [0], [np.maximum(problem(W) - f_min, 0.0)]
+    X, y, n = problem.X, problem.y, problem.n
+    # every batch of every seed at once: one (steps, B) draw gives the same rows as `steps` draws of B
+    idx = np.stack([np.random.default_rng(int(s)).integers(0, n, (steps, batch_size)) for s in seeds])
+    S = len(seeds)
+    W = np.repeat(np.repeat(start[None, :, None], S, axis=0), k, axis=2)  # (S, d, k)
+    ceiling = blowup * max(float(problem(start)) - problem.min_value, 1e-3)
+    alive = np.ones((S, k), dtype=bool)
+
+    H, w_star = problem.H, problem.minima[0][None, :, None]
+
+    def excess(W):  # f(w) - f* = (w - w*)^T H (w - w*) / 2 on least squares: exact, and cheaper than f(w)
+        e = W - w_star
+        return 0.5 * np.sum(e * (H @ e), axis=1)
+
+    recorded, gaps = [0], [np.maximum(excess(W), 0.0)]
+    Xs, ys = X[idx].swapaxes(0, 1), y[idx].swapaxes(0, 1)  # (steps, S, B, d), (steps, S, B)
+    if S == 1:  # one seed: plain matrix products are faster than stacked ones
+        Xs, ys, W = Xs[:, 0], ys[:, 0], W[0]
     with np.errstate(all="ignore"):
         for t in range(steps):
-            idx = rng.integers(0, problem.n, batch_size)
-            W = W - np.asarray(lr_of(t), dtype=np.float64) * problem.minibatch_gradient(W, idx)
+            Xb = Xs[t]
+            residual = Xb @ W - ys[t][..., None]            # (S, B, k), or (B, k) for one seed
+            scale = scales[t] if scales is not None else np.asarray(lrs(t), dtype=np.float64) / batch_size
+            W = W - scale * (Xb.swapaxes(-1, -2) @ residual)
             if (t + 1) % every == 0 or t + 1 == steps:
-                gap = problem(W) - f_min
+                gap = excess(W.reshape(S, -1, k))
                 alive &= np.isfinite(gap) & (gap <= ceiling)
-                W[:, ~alive] = start[:, None]  # park diverged runs (their result is inf)
-                recorded.append(t + 1)
+                W = np.where(alive[:, None, :], W.reshape(S, -1, k), start[None, :, None]).reshape(W.shape)
+                recorded.append(t + 1)  # diverged runs are parked at the start (their result: inf)
                 gaps.append(np.where(alive, np.maximum(gap, 0.0), np.inf))
-    return np.array(recorded), np.array(gaps).T
+    gaps = np.stack(gaps, axis=-1)  # (S, k, recorded)
+    return np.array(recorded), (gaps if np.ndim(seed) else gaps[0])

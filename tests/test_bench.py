@@ -13,3 +13,13 @@ def test_benchmark_runs_and_reports_all_three_optimizers():
     for name in ("lrcourse.torch_optim.Adam", "torch.optim.Adam (default)", "torch.optim.Adam (foreach)"):
         assert name in out
     assert "the fastest torch epoch" in out and "1.15x target" in out
+
+
+def test_widget_benchmark_runs_every_explorer():
+    bench = BENCH.parent / "bench_widgets.py"
+    out = subprocess.run([sys.executable, str(bench), "--quick"], capture_output=True, text=True, check=True,
+                         timeout=300).stdout
+    for name in ("first_step", "lr_explorer_1d", "contour_explorer", "sgd_explorer", "momentum_explorer",
+                 "schedule_explorer"):
+        assert f"| {name}" in out or f" {name} |" in out or name in out
+    assert "| explorer | control | redraws | median ms | p90 ms |" in out and "slowest median" in out

@@ -7,78 +7,36 @@ Skipped, with the reason, where chromium or Playwright is missing (.ci/run
 installs chromium).
 """
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from lab import available, chromium, find_explorer, jupyter_lab, picture_changes_after, run_all
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
 NOTEBOOK = "01_gradient_descent.ipynb"
 MOMENTUM = "04_momentum.ipynb"
 
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+if available() is not None:
+    pytest.skip(f"browser tests {available()}", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """JupyterLab on a free loopback port, serving a copy of the notebook; stopped afterwards."""
+    """JupyterLab on a free loopback port, serving a copy of the notebooks; stopped afterwards."""
     root = tmp_path_factory.mktemp("lab")
     for name in (NOTEBOOK, MOMENTUM):
         shutil.copy(ROOT / "notebooks" / name, root / name)
-    port, token = free_port(), "lrcourse-browser-test"
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(root / "runtime"), JUPYTER_CONFIG_DIR=str(root / "config"),
-               JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
-         "--ip=127.0.0.1", f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
-         "--ServerApp.port_retries=0", "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    pytest.fail("JupyterLab did not start")
-                time.sleep(0.3)
-        yield url, token
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+    with jupyter_lab(root) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -99,36 +57,6 @@ def open_notebook(lab, browser, tmp_path):
         page.close()
 
 
-def run_all(page):
-    """Wait for the notebook and its kernel (accepting a "Select Kernel" dialog), then Run All Cells."""
-    page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
-    accept = page.locator(".jp-Dialog .jp-mod-accept")
-    try:
-        accept.wait_for(timeout=5_000)
-        accept.click()
-    except sync_api.TimeoutError:
-        pass
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']:visible", timeout=60_000)
-    # clear the saved outputs first, so that every widget found afterwards is a live one
-    page.get_by_role("menuitem", name="Edit", exact=True).click()
-    page.get_by_role("menuitem", name="Clear Outputs of All Cells", exact=True).click()
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    # then wait until no cell is queued or running ("[*]") in the visible notebook
-    page.wait_for_function("""() => {
-        const panel = [...document.querySelectorAll('.jp-NotebookPanel')].find(p => p.offsetParent !== null);
-        const prompts = panel ? [...panel.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(e => e.textContent) : [];
-        return prompts.length > 0 && prompts.every(t => /\\[\\d+\\]/.test(t));
-    }""", timeout=120_000)
-
-
-def find_explorer(page, text):
-    """The first live explorer widget whose text contains ``text``: (its box, status line, picture)."""
-    explorer = page.locator(".jp-OutputArea-output .widget-vbox").filter(has_text=text).first
-    explorer.wait_for(timeout=90_000)
-    return explorer, explorer.locator(".widget-html").first, explorer.locator("img").first
-
-
 def test_run_all_and_move_the_lr_slider(open_notebook, record_property):
     start = time.perf_counter()
     page = open_notebook(NOTEBOOK)
@@ -142,11 +70,8 @@ def test_run_all_and_move_the_lr_slider(open_notebook, record_property):
 
     handle = explorer.locator(".noUi-handle").first
     handle.focus()
-    handle.press("ArrowRight")  # one small step: measure the slider-to-picture loop in the browser
-    t0 = time.perf_counter()
-    page.wait_for_function("([el, old]) => el.src !== old", arg=[picture.element_handle(), before_src],
-                           timeout=10_000)
-    one_step_ms = 1e3 * (time.perf_counter() - t0)
+    # one small step: the slider-to-picture loop in the browser (reported, not asserted: bench_widgets.py times it)
+    one_step_ms = picture_changes_after(page, picture, lambda: handle.press("ArrowRight"))
     for _ in range(60):  # lr L from 0.50 to about 1.1: past the one-step point into oscillation
         handle.press("ArrowRight")
     page.wait_for_function("el => el.innerText.includes('oscillating')", arg=status.element_handle(), timeout=20_000)

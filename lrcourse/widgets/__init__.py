@@ -1,0 +1,28 @@
+"""The hands-on widgets of the course.
+
+Each factory returns an ``Explorer``: an ipywidgets ``VBox`` of controls, a
+status line and a picture. Its state can be driven from Python, which is how
+the tests (and instructors' demo scripts) use it::
+
+    w = lr_explorer_1d()
+    w.controls["lr"].value = 0.19          # redraws at once
+    w.fig.axes[0].get_title()              # 'lr L = 1.90: oscillating ...'
+    w.status.value                         # the same, as the learner reads it
+    w.render_ms[-1]                        # how long the last redraw took
+
+The picture is a matplotlib figure rendered to PNG into an ``Image`` widget:
+it updates in tens of milliseconds, needs no plotting extension, and is kept
+with the notebook's saved widget state. Whatever the controls say, a redraw
+never raises: a diverging run is drawn up to the step where it flew off and
+named "diverged at step k"; an unexpected error is shown in the status line.
+
+One module per family of chapters: ``core`` (the Explorer and the loss axes
+they share), ``basics`` (chapters 00-02), ``sgd`` (03-05).
+"""
+
+from lrcourse.widgets.basics import OPTIMIZERS, contour_explorer, first_step, lr_explorer_1d
+from lrcourse.widgets.core import GAP_FLOOR, Explorer
+from lrcourse.widgets.sgd import BATCH_SIZES, SCHEDULES, momentum_explorer, schedule_explorer, sgd_explorer
+
+__all__ = ["Explorer", "GAP_FLOOR", "first_step", "lr_explorer_1d", "contour_explorer", "sgd_explorer",
+           "momentum_explorer", "schedule_explorer", "OPTIMIZERS", "SCHEDULES", "BATCH_SIZES"]
