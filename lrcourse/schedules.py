@@ -224,17 +224,19 @@ def one_cycle(max_lr, total_steps, pct_start=0.3, anneal_strategy="cos", div_fac
                      f"three_phase={three_phase})", rule)
 
 
-def warmup(schedule, warmup_steps, start_factor=0.0):
+def warmup(schedule, warmup_steps, start_factor=1.0 / 3):
     """Linear warm-up in front of any schedule.
 
     For t < warmup_steps the lr climbs linearly from start_factor*schedule(0)
     towards schedule(0); from then on it is schedule(t - warmup_steps), so the
     wrapped schedule starts where the warm-up ends. (torch: SequentialLR of a
-    LinearLR with end_factor 1 and the schedule, milestone warmup_steps.)
+    LinearLR with end_factor 1 and the schedule, milestone warmup_steps; the
+    default start_factor and the rule 0 < start_factor <= 1 are LinearLR's.)
     """
     _checks.positive_int(warmup_steps, "warmup_steps")
-    if not 0 <= start_factor <= 1:
-        raise ValueError(f"Expected start_factor between 0 and 1, but got {start_factor}")
+    if not 0 < start_factor <= 1:
+        raise ValueError(
+            "Starting multiplicative factor expected to be greater than 0 and less or equal to 1.")
     peak = schedule(0)
 
     def rule(t):

@@ -161,7 +161,8 @@ class TestScheduleProperties:
         assert schedules.cosine(0.3, T_max=10)(0) == 0.3
         assert schedules.cyclic(0.01, 0.1, step_size_up=5)(0) == 0.01
         assert schedules.one_cycle(0.1, 100)(0) == pytest.approx(0.1 / 25)
-        assert schedules.warmup(schedules.constant(0.1), 10)(0) == 0.0
+        assert schedules.warmup(schedules.constant(0.1), 10)(0) == pytest.approx(0.1 / 3)  # LinearLR's default
+        assert schedules.warmup(schedules.constant(0.1), 10, start_factor=0.01)(0) == pytest.approx(0.001)
         assert schedules.warmup(schedules.constant(0.1), 10)(10) == 0.1
 
     def test_schedules_are_pure(self):
@@ -190,7 +191,7 @@ class TestScheduleProperties:
 
     def test_schedules_have_readable_names(self):
         f = schedules.warmup(schedules.cosine(0.1, T_max=10), 5)
-        assert f.__name__ == "warmup(cosine(lr=0.1, T_max=10, eta_min=0.0), warmup_steps=5, start_factor=0.0)"
+        assert f.__name__ == "warmup(cosine(lr=0.1, T_max=10, eta_min=0.0), warmup_steps=5, start_factor=0.3333333333333333)"
 
     def test_time_based_decay_is_one_over_t(self):
         f = schedules.time_based(1.0, decay=0.5)
