@@ -6,7 +6,8 @@ Every ``*.ipynb`` in SUBMISSIONS_DIR is executed in a fresh kernel (each cell
 under a time limit; a cell that runs over is interrupted and the rest still
 run), and then the canonical checks of its chapter are run on the learner's
 definitions, in that kernel. The learner's own check cells are skipped, so
-editing or deleting them changes nothing. The chapter comes from the
+editing or deleting them changes nothing (the same goes for the closing
+``score(...)`` cell, which only prints a summary). The chapter comes from the
 notebook's metadata or its file name (``01_...``).
 
 One CSV row per submission: file, chapter, status, total points, and for each
@@ -57,8 +58,9 @@ def chapter_of(path, nb=None):
 
 
 def is_check_cell(source):
+    """A cell of nothing but check(...) or score(...) calls: the grader runs its own checks instead."""
     lines = [line.strip() for line in source.splitlines() if line.strip() and not line.strip().startswith("#")]
-    return bool(lines) and all(line.startswith("check(") for line in lines)
+    return bool(lines) and all(line.startswith(("check(", "score(")) for line in lines)
 
 
 def grade_notebook(path, cell_timeout=60.0):

@@ -26,6 +26,13 @@ def edit(nb, replace=None, append=None, drop_checks=False):
     return nb
 
 
+UPHILL = """def descend(grad_f, x0, lr, tol, max_steps):
+    xs = [np.array(x0, dtype=float)]
+    while len(xs) - 1 < max_steps and np.linalg.norm(grad_f(xs[-1])) > tol:
+        xs.append(xs[-1] + lr * grad_f(xs[-1]))
+    return np.array(xs)"""
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("submissions")
@@ -37,12 +44,13 @@ def graded(tmp_path_factory):
         "02_good.ipynb": sol02,
         "01_blank.ipynb": ex01,
         # wrong sign, a wrong answer, check cells deleted, and a fake "check" that claims success
-        "01_partial.ipynb": edit(sol01, replace={"def gd_step": "def gd_step(x, grad, lr):\n    return x + lr * grad",
-                                                 "answer_loss_curve = ": 'answer_loss_curve = "c"'},
+        "01_partial.ipynb": edit(sol01, replace={"def descend": UPHILL, "answer_curvatures = ": "answer_curvatures = (20.57,)"},
                                  drop_checks=True, append=["def check(*a):\n    print('PASSED')"]),
         # a top-level endless loop and a crashing cell: the rest is still graded
-        "01_loop_and_crash.ipynb": edit(sol01, replace={"def closed_form": "while True:\n    pass",
+        "01_loop_and_crash.ipynb": edit(sol01, replace={"def recover_quadratic": "while True:\n    pass",
                                                         "def regime": "def regime(L, lr):\n    return 'monotone'\n1 / 0"}),
+        # the closing score cell is edited to fail: it is a summary, not a check, and the grader skips it
+        "01_score_edited.ipynb": edit(sol01, replace={'score("01", globals())': 'score("01", globals())\nscore(1 / 0)'}),
         # tries to make every check pass by patching the grading module
         "01_cheat.ipynb": edit(ex01, append=["import lrcourse.grading.core as c\n"
                                              "c.check = lambda *a, **k: None\nc.TASKS.clear()"]),
@@ -66,9 +74,9 @@ def test_cli_succeeds_with_one_row_per_submission(graded):
     result, rows, _, _ = graded
     assert result.returncode == 0, result.stderr
     assert set(rows) == {"01_good.ipynb", "02_good.ipynb", "01_blank.ipynb", "01_partial.ipynb",
-                         "01_loop_and_crash.ipynb", "01_cheat.ipynb", "01_broken.ipynb",
+                         "01_loop_and_crash.ipynb", "01_cheat.ipynb", "01_broken.ipynb", "01_score_edited.ipynb",
                          "03_good.ipynb", "04_good.ipynb", "05_good.ipynb"}
-    assert "wrote 10 rows" in result.stdout
+    assert "wrote 11 rows" in result.stdout
 
 
 def test_no_submission_file_is_modified(graded):
@@ -78,11 +86,12 @@ def test_no_submission_file_is_modified(graded):
 
 def test_solutions_get_full_marks(graded):
     _, rows, _, _ = graded
-    for name, total in [("01_good.ipynb", "6.0"), ("02_good.ipynb", "6.0"), ("03_good.ipynb", "6.0"),
-                        ("04_good.ipynb", "5.0"), ("05_good.ipynb", "5.0")]:
-        assert rows[name]["status"] == "graded" and rows[name]["points"] == total == rows[name]["max_points"]
+    for name in ["01_good.ipynb", "02_good.ipynb", "03_good.ipynb", "04_good.ipynb", "05_good.ipynb"]:
+        assert rows[name]["status"] == "graded" and rows[name]["points"] == "6.0" == rows[name]["max_points"]
+        assert rows[name]["notes"] == ""  # every cell ran, the score cell included
     assert rows["02_good.ipynb"]["02.lr_sweep feedback"].startswith("passed")
-    assert rows["02_good.ipynb"]["01.gd_step points"] == ""  # another chapter's task: blank
+    assert rows["02_good.ipynb"]["01.descend points"] == ""  # another chapter's task: blank
+    assert "01.gd_step points" not in rows["01_good.ipynb"]  # notebook 00's demonstration is not graded
 
 
 def test_unsolved_exercise_is_not_attempted_everywhere(graded):
@@ -97,9 +106,9 @@ def test_partial_submission_gets_points_and_named_mistakes(graded):
     _, rows, _, _ = graded
     row = rows["01_partial.ipynb"]
     assert row["points"] == "4.0"
-    assert "up* the slope" in row["01.gd_step feedback"]
-    assert "ignores the sign" in row["01.answer_loss_curve feedback"]
-    assert row["01.gradient_descent feedback"].startswith("passed")
+    assert "goes uphill" in row["01.descend feedback"]
+    assert "not the only L" in row["01.answer_curvatures feedback"]
+    assert row["01.recover_quadratic feedback"].startswith("passed")
 
 
 def test_endless_loop_and_crash_are_noted_and_the_rest_graded(graded):
@@ -107,9 +116,18 @@ def test_endless_loop_and_crash_are_noted_and_the_rest_graded(graded):
     row = rows["01_loop_and_crash.ipynb"]
     assert row["status"] == "graded"
     assert "ran over the 8 s time limit" in row["notes"] and "ZeroDivisionError" in row["notes"]
-    assert row["01.closed_form feedback"].startswith("not attempted")  # its definition never ran
-    assert row["01.gd_step feedback"].startswith("passed")
+    assert row["01.recover_quadratic feedback"].startswith("not attempted")  # its definition never ran
+    assert row["01.descend feedback"].startswith("passed")
     assert row["points"] == "4.0"  # regime is defined (returns 'monotone'): wrong; the other four pass
+
+
+def test_the_score_cell_is_not_a_check_and_is_not_run(graded):
+    from lrcourse.grade import is_check_cell
+
+    assert is_check_cell('# NBVAL_CHECK_OUTPUT\nscore("01", globals())')
+    _, rows, _, _ = graded
+    row = rows["01_score_edited.ipynb"]
+    assert row["status"] == "graded" and row["points"] == "6.0" and row["notes"] == ""
 
 
 def test_patching_the_checks_in_the_notebook_changes_nothing(graded):

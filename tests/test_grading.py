@@ -12,13 +12,21 @@ from lrcourse.runs import regime_1d
 
 SEEDS = range(6)
 
+
+def floor_vs_batch(X, y, lr, batch_sizes, steps, seed):
+    """The reference measurement: from w*, fresh batches per B, the mean excess over the second half."""
+    floors = np.array([e[steps // 2 + 1:].mean() for e in ch03._excess_paths(X, y, lr, batch_sizes, steps, seed)])
+    return floors, ch03._slope(batch_sizes, floors)
+
+
 REFERENCES = {
     "01.gd_step": ch01._gd_step,
-    "01.gradient_descent": ch01._gradient_descent,
-    "01.closed_form": ch01._closed_form,
+    "01.descend": ch01._descend,
+    "01.recover_quadratic": ch01._recover,
     "01.regime": regime_1d,
     "01.steps_to_reach": ch01._steps_to_reach,
-    "01.answer_loss_curve": "b",
+    "01.lr_window": ch01._lr_window,
+    "01.answer_curvatures": ch01._curvatures(),
     "02.largest_stable_lr": ch02._largest_stable_lr,
     "02.best_lr_and_rate": ch02._best,
     "02.lr_sweep": ch02._lr_sweep,
@@ -28,12 +36,13 @@ REFERENCES = {
     "03.minibatch_gradient": ch03._minibatch_gradient,
     "03.sgd": ch03._sgd,
     "03.predicted_floor": ch03._predicted_floor,
+    "03.floor_vs_batch": floor_vs_batch,
     "03.scaled_lr": ch03._scaled_lr,
     "03.answer_robbins_monro": "b",
-    "03.answer_batch_floor": "a",
     "04.heavy_ball_step": ch04._heavy_ball_step,
     "04.nesterov_step": ch04._nesterov_step,
     "04.tuned_momentum": ch04._tuned,
+    "04.momentum_lr_limit": ch04._momentum_lr_limit,
     "04.classical_momentum": ch04._classical,
     "04.answer_effective_lr": "c",
     "05.step_decay": ch05._step_decay,
@@ -41,13 +50,16 @@ REFERENCES = {
     "05.exponential_gamma": ch05._exponential_gamma,
     "05.my_schedule": schedules.cosine(0.1, T_max=3000),
     "05.answer_why_decay": "a",
+    "05.answer_rm_budget": "a",
 }
 
 
 def test_every_task_has_a_reference_here():
     assert set(REFERENCES) == set(TASKS)
-    assert [t.name for t in tasks_of("01")] == ["gd_step", "gradient_descent", "closed_form", "regime",
-                                                "steps_to_reach", "answer_loss_curve"]
+    assert [t.name for t in tasks_of("01")] == ["descend", "recover_quadratic", "regime", "steps_to_reach",
+                                                "lr_window", "answer_curvatures"]
+    assert all(4 <= len(tasks_of(chapter)) <= 6 for chapter in ("01", "02", "03", "04", "05"))
+    assert not TASKS["01.gd_step"].exercise  # notebook 00's demonstration, solved there: not a task of exercise 01
 
 
 @pytest.mark.parametrize("task_id", list(REFERENCES))
@@ -61,44 +73,44 @@ def test_reference_answers_pass(task_id, seed):
 
 
 # ------------------------------------------------------------------ wrong answers and their diagnoses
-def gd_uphill(grad_f, x0, lr, steps):
-    xs = [np.array(x0, dtype=float)]
-    for _ in range(steps):
-        xs.append(xs[-1] + lr * grad_f(xs[-1]))
-    return np.array(xs)
-
-
-def gd_aliased(grad_f, x0, lr, steps):
-    x, xs = np.array(x0, dtype=float), []
-    xs.append(x)
-    for _ in range(steps):
+def descend_aliased(grad_f, x0, lr, tol, max_steps):
+    x = np.array(x0, dtype=float)
+    xs = [x0]
+    while len(xs) - 1 < max_steps and np.linalg.norm(grad_f(x)) > tol:
         x -= lr * grad_f(x)
         xs.append(x)
     return np.array(xs)
 
 
-def gd_no_start(grad_f, x0, lr, steps):
-    return ch01._gradient_descent(grad_f, x0, lr, steps)[1:]
-
-
-def gd_one_short(grad_f, x0, lr, steps):
-    return ch01._gradient_descent(grad_f, x0, lr, steps - 1)
-
-
-def gd_final_only(grad_f, x0, lr, steps):
-    return ch01._gradient_descent(grad_f, x0, lr, steps)[-1]
-
-
-def gd_fixed_gradient(grad_f, x0, lr, steps):
-    g = grad_f(x0)
-    return np.array([x0 - t * lr * g for t in range(steps + 1)])
-
-
-def gd_wrong_from_step_3(grad_f, x0, lr, steps):
+def descend_step_first(grad_f, x0, lr, tol, max_steps):
+    """Takes a step before looking at the gradient: one step too many when x0 is already good enough."""
     xs = [np.array(x0, dtype=float)]
-    for t in range(steps):
-        xs.append(xs[-1] - (lr if t < 2 else 0.5 * lr) * grad_f(xs[-1]))
+    for _ in range(max_steps):
+        xs.append(xs[-1] - lr * grad_f(xs[-1]))
+        if np.linalg.norm(grad_f(xs[-1])) <= tol:
+            break
     return np.array(xs)
+
+
+def descend_one_late(grad_f, x0, lr, tol, max_steps):
+    xs = [np.array(x0, dtype=float)]
+    while len(xs) - 1 < max_steps:
+        g = grad_f(xs[-1])
+        xs.append(xs[-1] - lr * g)
+        if np.linalg.norm(g) <= tol:
+            break
+    return np.array(xs)
+
+
+def descend_no_max_steps(grad_f, x0, lr, tol, max_steps):
+    xs = [np.array(x0, dtype=float)]
+    while np.linalg.norm(grad_f(xs[-1])) > tol and len(xs) < 100_000:
+        xs.append(xs[-1] - lr * grad_f(xs[-1]))
+    return np.array(xs)
+
+
+def descend_max_steps_plus_one(grad_f, x0, lr, tol, max_steps):
+    return ch01._descend(grad_f, x0, lr, tol, max_steps + 1)
 
 
 def regime_exact_compare(L, lr):
@@ -108,6 +120,14 @@ def regime_exact_compare(L, lr):
     if q == 2:
         return "edge"
     return "monotone" if q < 1 else ("oscillating" if q < 2 else "divergent")
+
+
+def regime_compares_lr(L, lr):
+    if lr == 1 / L:
+        return "one step"
+    if lr == 2 / L:
+        return "edge"
+    return "monotone" if lr < 1 / L else ("oscillating" if lr < 2 / L else "divergent")
 
 
 def steps_floor(L, lr, x0, tol):
@@ -126,6 +146,8 @@ def steps_no_abs(L, lr, x0, tol):
         return 0
     if lr * L >= 2:
         return math.inf
+    if lr * L == 1:
+        return 1
     return math.ceil(math.log(tol / abs(x0)) / math.log(1 - lr * L))
 
 
@@ -133,6 +155,25 @@ def steps_none_for_divergent(L, lr, x0, tol):
     if abs(1 - lr * L) >= 1:
         return None
     return ch01._steps_to_reach(L, lr, x0, tol)
+
+
+def steps_log_zero(L, lr, x0, tol):
+    """Forgets the one-step case: log(0) raises at lr = 1/L."""
+    if abs(x0) <= tol:
+        return 0
+    factor = abs(1 - lr * L)
+    if factor >= 1:
+        return math.inf
+    return math.ceil(math.log(tol / abs(x0)) / math.log(factor))
+
+
+def recover_min_at_zero(xs, lr):
+    return (1 - xs[1] / xs[0]) / lr, 0.0
+
+
+def recover_abs(xs, lr):
+    q = abs((xs[2] - xs[1]) / (xs[1] - xs[0]))
+    return (1 - q) / lr, ch01._recover(xs, lr)[1]
 
 
 def sweep_not_reset(f, grad_f, x0, lrs, steps):
@@ -159,6 +200,39 @@ def standardize_in_place(X):
     return X
 
 
+def best_from_unsorted_eig(A):
+    values = np.linalg.eig(A)[0]
+    mu, L = values[0], values[-1]
+    return 2 / (mu + L), (L / mu - 1) / (L / mu + 1)
+
+
+def best_without_abs(A):
+    values = np.linalg.eigvalsh(A)
+    lr = 2 / (values[0] + values[-1])
+    return lr, 1 - lr * values[-1]
+
+
+def floor_variant(start="w*", window="half", subtract=True, fit=None):
+    def measure(X, y, lr, batch_sizes, steps, seed):
+        excess = ch03._excess_paths(X, y, lr, batch_sizes, steps, seed, start=start)
+        if not subtract:
+            f_star = ch03._loss(X, y, np.linalg.lstsq(X, y, rcond=None)[0])[0]
+            excess = [e + f_star for e in excess]
+        floors = np.array([e[-1] if window == "last" else e.mean() if window == "all" else e[steps // 2:].mean()
+                           for e in excess])
+        return floors, (fit or ch03._slope)(batch_sizes, floors)
+    return measure
+
+
+def heavy_ball_aliased_in_place(x, buf, grad, lr, beta, dampening=0.0):
+    if buf is None:
+        buf = grad  # no copy
+    else:
+        buf *= beta
+        buf += (1 - dampening) * grad
+    return x - lr * buf, buf
+
+
 WRONG = {
     "01.gd_step": [
         (lambda x, g, lr: x + lr * g, "up* the slope"),
@@ -168,24 +242,30 @@ WRONG = {
         (lambda x, g, lr: x - g / lr, "divided by the learning rate"),
         (lambda x, g, lr: np.array([1.0, 2.0]), "shape"),  # a hard-coded answer
     ],
-    "01.gradient_descent": [
-        (gd_uphill, "goes uphill"),
-        (gd_aliased, "every row of your path equals the last point"),
-        (gd_no_start, "starts at x_1"),
-        (gd_one_short, "off by one"),
-        (gd_final_only, "only the final point"),
-        (gd_fixed_gradient, "gradient at the start"),
-        (gd_wrong_from_step_3, "matches up to step 2 and differs from step 3"),
+    "01.descend": [
+        (ch01._descend_uphill, "goes uphill"),
+        (ch01._descend_fixed_gradient, "gradient at the start"),
+        (ch01._descend_stop_on_x, "x itself was small"),
+        (ch01._descend_stop_on_step, "the step lr * grad was small"),
+        (descend_aliased, "rows 1 to the end of your path all equal the last point"),
+        (descend_step_first, "no step is needed"),
+        (descend_one_late, "one step too many"),
+        (descend_no_max_steps, "goes on past where it should stop"),
+        (descend_max_steps_plus_one, "one step too many"),
+        (lambda g, x0, lr, tol, m: ch01._descend(g, x0, lr, tol, m)[-1], "only the final point"),
     ],
-    "01.closed_form": [
-        (lambda L, lr, x0, t: (1 - lr * L) ** (t - 1) * x0, "off by one in the exponent"),
-        (lambda L, lr, x0, t: (1 + lr * L) ** t * x0, "sign error"),
-        (lambda L, lr, x0, t: (1 - lr) ** t * x0, "L is missing"),
-        (lambda L, lr, x0, t: (1 - lr * L * t) * x0, "instead of raising to the power"),
-        (lambda L, lr, x0, t: (1 - lr * L) ** t, "x0 is missing"),
+    "01.recover_quadratic": [
+        (recover_min_at_zero, "holds only when the minimum is at 0"),
+        (recover_abs, "*size* of the factor"),
+        (lambda xs, lr: (ch01._recover(xs, lr)[0], xs[-1]), "the last iterate"),
+        (lambda xs, lr: ch01._recover(xs, lr)[::-1], "(x_star, L)"),
+        (lambda xs, lr: (-ch01._recover(xs, lr)[0], ch01._recover(xs, lr)[1]), "sign error: the factor"),
+        (lambda xs, lr: (ch01._recover(xs, lr)[0], float(np.mean(xs))), "mean of the iterates"),
+        (lambda xs, lr: ch01._recover(xs, lr)[0], "return 2 numbers"),
     ],
     "01.regime": [
         (regime_exact_compare, "compare with a tolerance"),
+        (regime_compares_lr, "rather than lr with"),
         (lambda L, lr: regime_1d(1.0, lr), "leaving out L"),
         (lambda L, lr: regime_1d(L, lr / 2), "twice too large"),
         (lambda L, lr: regime_1d(L, lr).title(), "lower case"),
@@ -195,22 +275,46 @@ WRONG = {
         (steps_floor, "one step short"),
         (steps_no_abs, "use log(abs(1 - lr * L))"),
         (steps_none_for_divergent, "return math.inf"),
+        (steps_log_zero, "so return 1"),
         (lambda L, lr, x0, tol: ch01._steps_to_reach(L, lr, x0, tol) + 1, "one step too many"),
     ],
-    "01.answer_loss_curve": [("c", "ignores the sign"), ("a", "does not go up"), ("d", "does change"),
-                             ("e", "one of the letters"), (2, "one of the letters")],
+    "01.lr_window": [
+        (lambda L, x0, tol, s: (ch01._lr_window(L, x0, tol, s)[0], 2 / L), "the edge of stability"),
+        (lambda L, x0, tol, s: (ch01._lr_window(L, x0, tol, s)[0], 1 / L), "upper end is 1/L"),
+        (lambda L, x0, tol, s: ch01._lr_window(L, 1.0, tol, s), "x0 is missing"),
+        (lambda L, x0, tol, s: ch01._lr_window(L, x0, tol, 1), "a root"),
+        (lambda L, x0, tol, s: ch01._lr_window(L, x0, tol, s + 1), "off by one"),
+        (lambda L, x0, tol, s: ch01._lr_window(L, x0, tol, s)[::-1], "(hi, lo)"),
+        (lambda L, x0, tol, s: ch01._lr_window(L, x0, tol, s)[1], "return 2 numbers"),
+    ],
+    "01.answer_curvatures": [
+        ((ch01._curvatures()[0],), "not the only L"),
+        ((ch01._curvatures()[1],), "not the only L"),
+        (ch01._curvatures(square=False), "*square*"),
+        (ch01._curvatures(per_step_factor=math.exp(-0.2)), "a decade is a factor 10"),
+        ((90.0, 110.0), "over the 10 steps"),
+        ((20.0, 50.0), "does not fit"),
+        ("twenty", "tuple of numbers"),
+    ],
     "02.largest_stable_lr": [
         (lambda A: 1 / np.linalg.eigvalsh(A).max(), "that is 1/L"),
         (lambda A: 2 / np.linalg.eigvalsh(A).min(), "smallest eigenvalue"),
         (lambda A: 2 / np.linalg.norm(A), "Frobenius norm"),
-        (lambda A: 2 / np.diag(A).max(), "diagonal entries"),
+        (lambda A: 2 / np.diag(A).max(), "largest entry of A"),
+        (lambda A: 2 / A.max(), "largest entry of A"),
+        (lambda A: 2 / np.abs(A).max(), "largest entry of A"),
         (lambda A: 2 / np.trace(A), "trace"),
     ],
     "02.best_lr_and_rate": [
         (lambda A: ch02._best(A)[::-1], "(rate, lr)"),
-        (lambda A: (1 / np.linalg.eigvalsh(A)[-1], 1 - 1 / (np.linalg.eigvalsh(A)[-1] / np.linalg.eigvalsh(A)[0])),
-         "that is lr = 1/L"),
+        (lambda A: (1 / np.linalg.eigvalsh(A)[-1], 1 - np.linalg.eigvalsh(A)[0] / np.linalg.eigvalsh(A)[-1]),
+         "lr = 1/L makes the steep factor"),
         (lambda A: (ch02._best(A)[0], 1 - np.linalg.eigvalsh(A)[0] / np.linalg.eigvalsh(A)[-1]), "not 1 - 1/kappa"),
+        (best_without_abs, "take the absolute value"),
+        (best_from_unsorted_eig, "no particular order"),
+        (lambda A: (1 / np.linalg.eigvalsh(A)[0], np.linalg.eigvalsh(A)[-1] / np.linalg.eigvalsh(A)[0] - 1),
+         "that lr diverges"),
+        (lambda A: ((1 / np.linalg.eigvalsh(A)[0] + 1 / np.linalg.eigvalsh(A)[-1]) / 2, 0.5), "mean of 1/mu and 1/L"),
         (lambda A: ch02._best(A)[0], "return 2 numbers"),
     ],
     "02.lr_sweep": [
@@ -232,8 +336,9 @@ WRONG = {
         (lambda X: np.linalg.eigvalsh(X.T @ X)[0] / np.linalg.eigvalsh(X.T @ X)[-1], "upside down"),
         (lambda X: np.max(np.diag(X.T @ X)) / np.min(np.diag(X.T @ X)), "diagonal entries"),
         (lambda X: np.linalg.cond(X @ X.T), "wrong product"),
+        (lambda X: (lambda e: e[-1] / e[0])(np.linalg.eigvalsh(X @ X.T / len(X))), "wrong product"),
     ],
-    "02.answer_scaling": [("a", "lowest loss"), ("c", "not invariant"), ("d", "predictions")],
+    "02.answer_scaling": [("a", "minimum value of the loss"), ("c", "not invariant"), ("d", "predictions")],
     "03.minibatch_gradient": [
         (lambda X, y, w, idx: X[idx].T @ (X[idx] @ w - y[idx]) / len(X), "divided by n"),
         (lambda X, y, w, idx: X[idx].T @ (X[idx] @ w - y[idx]), "without averaging"),
@@ -252,20 +357,31 @@ WRONG = {
         (lambda lr, B, s: lr ** 2 * s / (4 * B), "not lr^2"),
         (lambda lr, B, s: lr * s / (4 * B ** 0.5), "not 1/sqrt(B)"),
     ],
+    "03.floor_vs_batch": [
+        (floor_variant(start="zero"), "you started at w = 0"),
+        (floor_variant(start="zero", window="all"), "you measured too early"),
+        (floor_variant(window="all"), "you averaged over the whole run"),
+        (floor_variant(window="last"), "last iterate only"),
+        (floor_variant(subtract=False), "still contain f(w*)"),
+        (floor_variant(fit=lambda B, f: 1 / ch03._slope(B, f)), "not the other way round"),
+        (floor_variant(fit=lambda B, f: np.polyfit(B, f, 1)[0]), "linear axes"),
+        (floor_variant(fit=lambda B, f: np.polyfit(B, np.log(f), 1)[0]), "but not of B"),
+        (lambda X, y, lr, B, steps, seed: floor_vs_batch(X, y, lr, B, steps, seed)[1], "return a pair"),
+    ],
     "03.scaled_lr": [
         (lambda lr, b0, b, m: lr * b / b0, "no cap"),
         (lambda lr, b0, b, m: min(lr * b0 / b, m), "upside down"),
         (lambda lr, b0, b, m: min(lr * (b / b0) ** 0.5, m), "square-root rule"),
     ],
     "03.answer_robbins_monro": [("a", "noise never dies"), ("c", "finite distance"), ("d", "not damped enough")],
-    "03.answer_batch_floor": [("b", "reduces"), ("c", "halves its"), ("d", "Sigma / B")],
     "04.heavy_ball_step": [
-        (ch04._zero_init, "initialised to zero instead of the first gradient"),
+        (ch04._zero_init, "(1 - dampening) * grad"),
         (ch04._moving_average, "exponential moving average"),
         (lambda x, buf, g, lr, beta, d=0.0: (x + lr * ch04._heavy_ball_step(x, buf, g, lr, beta, d)[1],
                                              ch04._heavy_ball_step(x, buf, g, lr, beta, d)[1]), "sign error"),
         (lambda x, buf, g, lr, beta, d=0.0: (x - lr * (g if buf is None else buf),
                                              ch04._heavy_ball_step(x, buf, g, lr, beta, d)[1]), "old buffer"),
+        (heavy_ball_aliased_in_place, "overwrites the caller's gradient"),
         (lambda x, buf, g, lr, beta, d=0.0: x - lr * g, "should return a pair"),
     ],
     "04.nesterov_step": [
@@ -281,13 +397,22 @@ WRONG = {
         (lambda A: (*ch04._tuned(A)[:2], ch02._best(A)[1]), "uses sqrt(kappa)"),
         (lambda A: ch04._tuned(A)[:2], "return 3 numbers"),
     ],
+    "04.momentum_lr_limit": [
+        (lambda A, beta: 2 / np.linalg.eigvalsh(A)[-1], "gradient descent's limit"),
+        (lambda A, beta: 2 * (1 - beta) / np.linalg.eigvalsh(A)[-1], "'effective lr' argument"),
+        (lambda A, beta: 2 / ((1 + beta) * np.linalg.eigvalsh(A)[-1]), "upside down in beta"),
+        (lambda A, beta: (1 + beta) / np.linalg.eigvalsh(A)[-1], "factor 2 is missing"),
+        (lambda A, beta: 2 * (1 + beta) / np.linalg.eigvalsh(A)[0], "smallest eigenvalue"),
+        (lambda A, beta: ch04._tuned(A)[0], "Polyak's tuned lr"),
+    ],
     "04.classical_momentum": [
         (ch04._torch_formulation, "PyTorch's formulation"),
         (ch04._classical_at_lookahead, "Nesterov"),
         (lambda grad_f, x0, lrs, beta: ch04._classical(grad_f, x0, [lrs[0]] * len(lrs), beta), "first lr"),
         (lambda grad_f, x0, lrs, beta: ch04._classical(lambda x: -grad_f(x), x0, lrs, beta), "sign error"),
     ],
-    "04.answer_effective_lr": [("a", "10 times larger"), ("b", "not a step size"), ("d", "not smaller")],
+    "04.answer_effective_lr": [("a", "after many steps on the slope"), ("b", "not a step size"),
+                               ("d", "not smaller")],
     "05.step_decay": [
         (lambda lr, s, g: (lambda t: lr * g ** ((t + 1) // s)), "off by one"),
         (lambda lr, s, g: (lambda t: lr * g ** (t / s)), "decays smoothly"),
@@ -308,12 +433,18 @@ WRONG = {
         (lambda lr, f, T: (f / lr) / T, "T-th root"),
     ],
     "05.my_schedule": [
-        (schedules.constant(0.1), "decay further"),
+        (schedules.constant(0.1), "decay it by the end"),
         (schedules.exponential(0.1, 0.9), "fell too early"),
         (schedules.constant(0.05), "must be 0.1"),
         (lambda t: 0.1 if t < 100 else 3.0, "diverged"),
+        (schedules.cosine, "call the factory"),
+        (schedules.constant, "my_schedule(0) returned a function"),
+        (schedules.multi_step(0.1, [2400], 0.01), "dropped too late to settle; decay earlier"),
     ],
-    "05.answer_why_decay": [("b", "exactly as noisy"), ("c", "batch size stays"), ("d", "smaller* steps")],
+    "05.answer_why_decay": [("b", "does not depend on the lr"), ("c", "batch size stays"),
+                            ("d", "smaller* steps")],
+    "05.answer_rm_budget": [("b", "it does satisfy both conditions"), ("c", "far below the target"),
+                            ("d", "it does not diverge")],
 }
 
 WRONG_CASES = [pytest.param(task_id, i, id=f"{task_id}-{i}") for task_id, wrongs in WRONG.items()
@@ -375,7 +506,7 @@ FUNCTION_TASKS = [t for t in TASKS if TASKS[t].kind == "function" and t != "05.m
     (raises, ["raised ZeroDivisionError: division by zero"]),
     (returns_none, ["returned None: did you forget the `return`"]),
     (returns_text, ["a str", "the names are", "return 2 numbers", "return 3 numbers", "returned a number",
-                    "should return a pair"]),
+                    "should return a pair", "not an array", "return a pair"]),
     (placeholder, ["Not attempted yet"]),
     (None, ["Not attempted yet"]),
     (42, ["expected a function, but got an int"]),
@@ -389,7 +520,8 @@ def test_broken_answers_get_feedback_not_tracebacks(task_id, answer, words):
 
 def test_answers_are_read_generously():
     """Spaces and capitals around a multiple-choice letter are not mistakes."""
-    assert check("01.answer_loss_curve", " B ").passed
+    assert check("02.answer_scaling", " B ").passed
+    assert check("01.answer_curvatures", [179.43, 20.57]).passed  # either order, rounded to 4 digits
 
 
 def test_the_line_that_raised_is_named():
@@ -408,7 +540,7 @@ def test_nan_and_mutation_are_named(task_id):
     assert "in place" in check(task_id, mutates_first, seed=0).message
 
 
-@pytest.mark.parametrize("task_id", ["01.gd_step", "01.gradient_descent", "02.lr_sweep"])
+@pytest.mark.parametrize("task_id", ["01.gd_step", "01.descend", "02.lr_sweep", "03.floor_vs_batch"])
 def test_endless_loops_are_stopped(task_id, monkeypatch):
     monkeypatch.setattr(TASKS[task_id], "time_limit", 0.3)
     feedback = check(task_id, loops_forever, seed=0)
@@ -445,7 +577,7 @@ def test_a_hard_coded_answer_cannot_pass():
 def test_unknown_task_and_missing_definition():
     assert check("99.nothing", None).status == "error"
     feedback = grade_namespace("01", {})[0]
-    assert feedback.status == "not attempted" and "no `gd_step` is defined" in feedback.message
+    assert feedback.status == "not attempted" and "no `descend` is defined" in feedback.message
 
 
 def test_feedback_renders_as_html_and_text():

@@ -34,10 +34,10 @@ STABLE_LR_MISTAKES = [
     (lambda A: 2.0 / np.linalg.norm(A), "np.linalg.norm(A) is the Frobenius norm (root of the sum of all "
                                         "squared entries), which overestimates L. Use the largest eigenvalue, "
                                         "np.linalg.eigvalsh(A).max() (or the spectral norm, ord=2)."),
-    (lambda A: 2.0 / np.max(np.diag(A)), "the diagonal entries are the curvatures along the axes, but this "
-                                         "matrix is rotated: its largest curvature is its largest eigenvalue."),
-    (lambda A: 2.0 / np.max(np.abs(A)), "the largest entry of A is not its largest eigenvalue; use "
-                                        "np.linalg.eigvalsh(A).max()."),
+    (lambda A: 2.0 / np.max(A), "you used the largest entry of A, which for a symmetric positive definite "
+                                "matrix sits on its diagonal: a diagonal entry is the curvature along one "
+                                "coordinate axis. This matrix is rotated, so its largest curvature is its largest "
+                                "eigenvalue, np.linalg.eigvalsh(A).max()."),
     (lambda A: 2.0 / np.trace(A), "the trace is the sum of all eigenvalues; the limit uses the largest one."),
 ]
 
@@ -54,39 +54,107 @@ def check_largest_stable_lr(largest_stable_lr, rng):
     return "Correct: 2 / largest eigenvalue. Any larger lr makes the steepest direction blow up."
 
 
-# ---------------------------------------------------------------- task 2: the best fixed lr
+# ---------------------------------------------------------------- task 2: derive the best fixed lr
 def _best(A):
     mu, L = _spectrum(A)
     return 2.0 / (mu + L), (L / mu - 1) / (L / mu + 1)
 
 
+def _best_from(mu, L, absolute=False):
+    """The formula with a given pair (mu, L); with ``absolute`` the rate is |1 - lr mu|."""
+    lr = 2.0 / (mu + L)
+    return lr, (abs(1 - lr * mu) if absolute else (L / mu - 1) / (L / mu + 1))
+
+
+def _unsorted_pairs(A):
+    """The (mu, L) a learner gets from np.linalg.eig / eigvals by taking the first and last eigenvalue."""
+    pairs = []
+    for values in (np.linalg.eig(A)[0], np.linalg.eigvals(A)):
+        values = np.real(values)
+        pairs += [(values[0], values[-1]), (values[-1], values[0])]
+    return pairs
+
+
+def _is_unsorted_eig(result, A):
+    if close(result, _best(A), rtol=1e-6):
+        return False
+    return any(close(result, _best_from(mu, L, absolute), rtol=1e-6)
+               for mu, L in _unsorted_pairs(A) for absolute in (False, True))
+
+
 BEST_MISTAKES = [
     (lambda A: (1.0 / _spectrum(A)[1], 1 - _spectrum(A)[0] / _spectrum(A)[1]),
-     "that is lr = 1/L with its rate 1 - 1/kappa. The best fixed lr balances the two extreme "
-     "directions, |1 - lr mu| = |1 - lr L|, which gives lr = 2/(mu + L)."),
+     "lr = 1/L makes the steep factor 1 - lr L zero, but leaves the flat one at 1 - mu/L, close to 1. The worst "
+     "factor is smallest where the two extremes are equal in size: |1 - lr mu| = |1 - lr L|, with 1 - lr L "
+     "negative, so 1 - lr mu = lr L - 1."),
+    (lambda A: (1.0 / _spectrum(A)[0], _spectrum(A)[1] / _spectrum(A)[0] - 1),
+     "lr = 1/mu solves the flat direction in one step, but the steep factor is then |1 - L/mu| = kappa - 1 > 1: "
+     "that lr diverges. Balance the two factors instead: |1 - lr mu| = |1 - lr L|."),
     (lambda A: (_best(A)[1], _best(A)[0]), "you returned (rate, lr); return (lr, rate) in that order."),
-    (lambda A: (_best(A)[0], (_spectrum(A)[0] / _spectrum(A)[1] - 1) / (_spectrum(A)[0] / _spectrum(A)[1] + 1)),
-     "your rate is negative: kappa = L / mu (largest over smallest), which is >= 1, so the rate "
-     "(kappa - 1)/(kappa + 1) lies in [0, 1)."),
-    (lambda A: (2.0 / _spectrum(A)[1], 1.0), "lr = 2/L is the edge of stability, where the rate is 1 "
-                                             "(no convergence). The best lr is 2/(mu + L)."),
+    (lambda A: (_best(A)[0], -_best(A)[1]),
+     "your lr is right but your rate is negative: at this lr the steep factor 1 - lr L is negative (the error "
+     "in that direction flips sign every step), and the error shrinks by its size |1 - lr L| = "
+     "(kappa - 1)/(kappa + 1). A rate is a size: take the absolute value. (Computed from kappa, the same "
+     "negative number appears if kappa is taken upside down: kappa = L/mu >= 1.)"),
+    (lambda A: (2.0 / _spectrum(A)[1], 1.0), "lr = 2/L is the edge of stability, where the steep factor is -1 "
+                                             "(rate 1: no convergence). Balance the two extreme factors instead."),
     (lambda A: (_best(A)[0], 1 - 1 / (_spectrum(A)[1] / _spectrum(A)[0])),
-     "the rate at lr = 2/(mu + L) is |1 - lr mu| = (kappa - 1)/(kappa + 1), not 1 - 1/kappa."),
+     "your lr is right, but the rate there is |1 - lr mu| = (kappa - 1)/(kappa + 1), not 1 - 1/kappa."),
+    (lambda A: ((1 / _spectrum(A)[0] + 1 / _spectrum(A)[1]) / 2, None),
+     "the mean of 1/mu and 1/L (the lrs that solve each extreme direction in one step) is not where the two "
+     "factors balance: solve 1 - lr mu = lr L - 1 for lr."),
 ]
 
 
-@task("02.best_lr_and_rate", "Task 2: the best fixed learning rate and its rate")
+UNSORTED_EIG = ("your mu and L are not the smallest and largest eigenvalues: np.linalg.eig (and eigvals) return "
+                "the eigenvalues in no particular order, so the first and last ones need not be the extremes. Use "
+                "np.linalg.eigvalsh(A), which sorts them in ascending order, or take .min() and .max().")
+
+
+def _explains(wrong, A, result):
+    expected = wrong(A)
+    if expected[1] is None:
+        return close(result[0], expected[0], rtol=1e-6)
+    return close(result, expected, rtol=1e-6)
+
+
+def _spd_with_unsorted_eig(rng):
+    """A random 3-5-D matrix for which np.linalg.eig puts a middle eigenvalue first or last."""
+    for _ in range(200):
+        A = random_spd(rng, d=int(rng.integers(3, 6)))
+        values = np.real(np.linalg.eigvals(A))
+        ends = {values[0], values[-1]}
+        if values.min() not in ends or values.max() not in ends:
+            return A
+    return A
+
+
+@task("02.best_lr_and_rate", "Task 2: derive the best fixed learning rate and its rate")
 def check_best_lr_and_rate(best_lr_and_rate, rng):
-    for _ in range(5):
-        A = random_spd(rng)
+    matrices = [random_spd(rng) for _ in range(4)] + [_spd_with_unsorted_eig(rng)]
+    answers = []
+    for A in matrices:
         result = as_numbers(call(best_lr_and_rate, A.copy(), names=("A",)), ("the lr", "the rate"),
                             "best_lr_and_rate")
-        if not close(result, _best(A), rtol=1e-6):
-            why = diagnose(result, (A,), BEST_MISTAKES, rtol=1e-6)
-            lr, rate = _best(A)
-            raise Fail(why or f"for this matrix (mu = {_spectrum(A)[0]:.4g}, L = {_spectrum(A)[1]:.4g}) the best lr "
-                              f"is {lr:.6g} with rate {rate:.6g}; you returned ({result[0]:.6g}, {result[1]:.6g}).")
-    return "Correct: lr = 2/(mu + L) makes |1 - lr mu| = |1 - lr L| = (kappa - 1)/(kappa + 1)."
+        answers.append((A, result))
+    wrong = [(A, result) for A, result in answers if not close(result, _best(A), rtol=1e-6)]
+    if not wrong:
+        return ("Correct: the factors |1 - lr mu| and |1 - lr L| balance at lr = 2/(mu + L), where both are "
+                "(kappa - 1)/(kappa + 1). Any other lr makes one of them worse.")
+    # the explanation must fit every wrong answer, so that the same code always gets the same message
+    candidates = [(lambda A, result: _is_unsorted_eig(result, A), UNSORTED_EIG)]
+    candidates += [(lambda A, result, wrong=wrong_fn: _explains(wrong, A, result), explanation)
+                   for wrong_fn, explanation in BEST_MISTAKES]
+    for fits, explanation in candidates:
+        if all(fits(A, result) for A, result in wrong):
+            raise Fail(explanation)
+    A, result = wrong[0]
+    lr, rate = _best(A)
+    mu, L = _spectrum(A)
+    raise Fail(f"for this matrix (mu = {mu:.4g}, L = {L:.4g}) the best lr is {lr:.6g} with rate {rate:.6g}; you "
+               f"returned ({result[0]:.6g}, {result[1]:.6g}). At your lr the two extreme factors are "
+               f"|1 - lr mu| = {abs(1 - result[0] * mu):.4g} and |1 - lr L| = {abs(1 - result[0] * L):.4g}; the best "
+               f"lr makes them equal.")
 
 
 # ---------------------------------------------------------------- task 3: the sweep
@@ -133,9 +201,10 @@ def check_lr_sweep(lr_sweep, rng):
         grad_f = lambda x, A=A: A @ x  # noqa: E731
         x0 = rng.normal(size=len(A))
         limit = 2.0 / _spectrum(A)[1]
-        # four stable lrs, one that diverges slowly (its loss overflows to inf) and one that diverges
-        # fast enough for x itself to overflow, after which inf - inf gives NaN
-        lrs = np.sort(np.concatenate([limit * rng.uniform(0.05, 0.95, 4), limit * rng.uniform(1.3, 2.0, 1),
+        # four stable lrs, one that diverges more slowly (|1 - lr L| of 4 to 7: its loss overflows to inf
+        # within the run, however small x0's component along the steepest direction, down to 1e-100) and one
+        # that diverges fast enough for x itself to overflow, after which inf - inf gives NaN
+        lrs = np.sort(np.concatenate([limit * rng.uniform(0.05, 0.95, 4), limit * rng.uniform(2.5, 4.0, 1),
                                       limit * rng.uniform(6.0, 10.0, 1)]))
         steps = int(rng.integers(380, 450))
         expected = _lr_sweep(f, grad_f, x0, lrs, steps)
@@ -225,9 +294,12 @@ def check_hessian_condition_number(hessian_condition_number, rng):
             if np.isclose(result, expected * len(X), rtol=1e-5) or np.isclose(result, expected / len(X), rtol=1e-5):
                 raise Fail("the factor 1/n does not change kappa (it scales every eigenvalue alike); "
                            "check the ratio largest / smallest eigenvalue.")
-            if not np.isfinite(result) or result > 1e6 * expected:  # the ratio of a singular matrix's eigenvalues
-                raise Fail("X X^T (n x n) is the wrong product: for n > d it is singular. The Hessian of the "
-                           "least-squares loss over the weights is X^T X / n, a d x d matrix.")
+            if not np.isfinite(result) or result < 0 or result > 1e6 * expected:
+                # the ratio of a singular matrix's eigenvalues: its smallest is 0 up to rounding, of either sign
+                raise Fail("X X^T (n x n) is the wrong product: for n > d it is singular, its smallest eigenvalue is "
+                           "zero up to rounding (a tiny number of either sign), so the ratio comes out huge or "
+                           "negative. The Hessian of the least-squares loss over the weights is X^T X / n, a d x d "
+                           "matrix.")
             why = diagnose(result, (X,), CONDITION_MISTAKES, rtol=1e-5)
             raise Fail(why or f"kappa of X^T X / n is {expected:.6g} for this X; you returned {result:.6g}.")
     return "Correct: kappa = largest / smallest eigenvalue of the Hessian X^T X / n."
@@ -237,8 +309,9 @@ def check_hessian_condition_number(hessian_condition_number, rng):
 @task("02.answer_scaling", "Task 6: what feature scaling changes", kind="value")
 def check_answer_scaling(answer, rng):
     choice(answer, "b", "abcd", {
-        "a": "the lowest loss reachable is the same: the weights can absorb any rescaling of a feature "
-             "(w_j becomes w_j * s_j), so the best fit is unchanged.",
+        "a": "the minimum value of the loss is the same: the weights can absorb any rescaling of a feature "
+             "(w_j becomes w_j * s_j), so the best fit is unchanged. (What a fixed budget of steps reaches does "
+             "change, through the rate: that is (b).)",
         "c": "gradient descent is not invariant to rescaling: scaling a feature scales the curvature along "
              "it, which changes the eigenvalues of the Hessian, hence 2/L and the rate.",
         "d": "the fitted model's predictions are the same: only the coordinates of the weights change.",

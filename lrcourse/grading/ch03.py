@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from lrcourse.grading.core import Fail, as_array, as_number, call, choice, close, diagnose, first_differing_row, task
+from lrcourse.grading.core import (Fail, NotAttempted, _kind, as_array, as_number, call, choice, close, diagnose,
+                                   first_differing_row, task)
 
 
 def _regression(rng, n=None, d=None):
@@ -140,7 +141,139 @@ def check_predicted_floor(predicted_floor, rng):
     return "Correct: floor = lr tr(Sigma) / (4 B): proportional to the lr, inversely proportional to the batch."
 
 
-# ---------------------------------------------------------------- task 4: the linear scaling rule
+# ---------------------------------------------------------------- task 4: measure the floor against B
+def _loss(X, y, ws):
+    r = np.atleast_2d(ws) @ X.T - y
+    return 0.5 * np.mean(r * r, axis=1)
+
+
+def _excess_paths(X, y, lr, batch_sizes, steps, seed, start="w*", shared_rng=False):
+    """The excess loss f(w_t) - f(w*) along each run, one array per batch size."""
+    w_star = np.linalg.lstsq(X, y, rcond=None)[0]
+    f_star = _loss(X, y, w_star)[0]
+    w0 = w_star if start == "w*" else np.zeros(X.shape[1])
+    shared = np.random.default_rng(seed)
+    out = []
+    for B in batch_sizes:
+        path = _sgd(X, y, w0, lr, int(B), steps, shared if shared_rng else np.random.default_rng(seed))
+        out.append(_loss(X, y, path) - f_star)
+    return out
+
+
+def _slope(batch_sizes, floors):
+    return float(np.polyfit(np.log(batch_sizes), np.log(floors), 1)[0])
+
+
+def _windows(excess, steps):
+    """The floors from the second half of each run, counted from w_(steps/2) or from the iterate after it."""
+    return [np.array([e[steps // 2 + first:].mean() for e in excess]) for first in (0, 1)]
+
+
+FLOOR_SLOPE_MISTAKES = [
+    (lambda B, floors: 1 / _slope(B, floors), "your p is 1 / (the slope): fit log(floor) against log(B) "
+                                              "(x = log B, y = log floor), not the other way round."),
+    (lambda B, floors: float(np.polyfit(B, floors, 1)[0]), "you fitted the floors against B on linear axes. A "
+                                                           "power law floor ~ B^p is a straight line of slope p "
+                                                           "between log(floor) and log(B)."),
+    (lambda B, floors: float(np.polyfit(B, np.log(floors), 1)[0]),
+     "you took the log of the floors but not of B: a power law is a straight line on log-log axes."),
+    (lambda B, floors: float(np.polyfit(np.log(B), np.log10(floors), 1)[0]),
+     "you mixed the bases of the logarithms (np.log of B, np.log10 of the floors): use the same for both; the "
+     "slope then does not depend on the base."),
+    (lambda B, floors: float(np.polyfit(np.log10(B), np.log(floors), 1)[0]),
+     "you mixed the bases of the logarithms (np.log10 of B, np.log of the floors): use the same for both; the "
+     "slope then does not depend on the base."),
+]
+
+
+def _sgd_fails(fn, rng):
+    """A message when ``fn`` uses the learner's own `sgd` and that does not pass task 2 yet."""
+    helper = getattr(fn, "__globals__", {}).get("sgd")
+    if "sgd" not in getattr(getattr(fn, "__code__", None), "co_names", ()) or not callable(helper):
+        return None
+    try:
+        check_sgd(helper, rng)
+    except Fail as fail:
+        return f"floor_vs_batch uses your `sgd`, which does not pass task 2 yet ({fail}). Fix that first."
+    except NotAttempted:
+        return None  # call() names the unsolved `sgd` itself
+    return None
+
+
+def _floor_problem(rng):
+    """A small regression with one weak, heavily weighted feature: starting away from w* then takes long."""
+    n, d = int(rng.integers(40, 70)), int(rng.integers(2, 5))
+    X = rng.normal(size=(n, d))
+    X[:, 0] *= rng.uniform(0.2, 0.3)
+    w = rng.normal(size=d)
+    w[0] = rng.choice([-1, 1]) * rng.uniform(8, 12)
+    y = X @ w + 0.5 * rng.normal(size=n)
+    return X, y, 0.5 / float(np.sum(X ** 2, axis=1).max())
+
+
+@task("03.floor_vs_batch", "Task 4: measure how the floor depends on the batch size", time_limit=20.0)
+def check_floor_vs_batch(floor_vs_batch, rng):
+    why = _sgd_fails(floor_vs_batch, rng)
+    if why:
+        raise Fail(why)
+    for _ in range(2):
+        X, y, lr = _floor_problem(rng)
+        batch_sizes, steps, seed = [1, 2, 4, 8], int(rng.integers(400, 500)) * 2, int(rng.integers(2 ** 31))
+        raw = call(floor_vs_batch, X.copy(), y.copy(), lr, list(batch_sizes), steps, seed,
+                   names=("X", "y", "lr", "batch_sizes", "steps", "seed"))
+        if raw is None:
+            raise Fail("floor_vs_batch returned None: did you forget the `return` statement?")
+        if not isinstance(raw, (tuple, list)) or len(raw) != 2:
+            raise Fail(f"return a pair (floors, p): the array of measured floors, one per batch size, and the "
+                       f"fitted exponent; you returned {_kind(raw)}.")
+        floors = as_array(raw[0], (len(batch_sizes),), "the floors that floor_vs_batch returned")
+        p = as_number(raw[1], "the exponent p that floor_vs_batch returned")
+        fresh = _excess_paths(X, y, lr, batch_sizes, steps, seed)
+        accepted = _windows(fresh, steps) + _windows(_excess_paths(X, y, lr, batch_sizes, steps, seed,
+                                                                   shared_rng=True), steps)
+        if not any(close(floors, a, rtol=1e-6, atol=1e-15) for a in accepted):
+            expected = accepted[1]
+            zero = _excess_paths(X, y, lr, batch_sizes, steps, seed, start="zero")
+            w_star = np.linalg.lstsq(X, y, rcond=None)[0]
+            f_star = _loss(X, y, w_star)[0]
+            mistakes = [
+                (_windows(zero, steps)[1], "you started at w = 0, not at the solution w*. From 0 the run first has "
+                                           "to travel to the minimum, and along the weak direction that takes "
+                                           "longer than half of this run: your second half still contains "
+                                           "that descent, not just the noise. Start at w* "
+                                           "(np.linalg.lstsq(X, y, rcond=None)[0]), where only the noise acts."),
+                (np.array([e.mean() for e in zero]), "you measured too early: starting at w = 0 and averaging the "
+                                                     "whole run mixes the descent towards the minimum into the floor. "
+                                                     "Start at w* and average over the second half only."),
+                (np.array([e.mean() for e in fresh]), "you averaged over the whole run. Started at w*, the excess "
+                                                      "loss is 0 at first and needs time to build up to the floor; "
+                                                      "average over the second half only."),
+                (np.array([e[-1] for e in fresh]), "you used the last iterate only: one noisy sample of the excess "
+                                                   "loss. The floor is its average over the second half of the run."),
+                (expected + f_star, "your floors still contain f(w*): the floor is the *excess* loss "
+                                    "f(w_t) - f(w*), averaged over the second half."),
+                (2 * expected, "your floors are twice ours: the loss is f(w) = mean((X w - y)^2) / 2."),
+            ]
+            for values, explanation in mistakes:
+                if close(floors, values, rtol=1e-2, atol=0):
+                    raise Fail(explanation)
+            raise Fail(f"for this data set (lr = {lr:.3g}, {steps} steps, batch sizes {batch_sizes}) the floors are "
+                       f"{np.array2string(expected, precision=4)}; yours are {np.array2string(floors, precision=4)}. "
+                       f"Each run: a fresh np.random.default_rng(seed), start at w*, your sgd for `steps` steps, then "
+                       f"the mean excess loss over the second half.")
+        if not np.all(floors > 0):
+            raise Fail("a floor is not positive, so its logarithm is undefined: check the excess loss.")
+        slope = _slope(batch_sizes, floors)
+        if not close(p, slope, rtol=1e-6, atol=1e-9):
+            why = diagnose(p, (batch_sizes, floors), FLOOR_SLOPE_MISTAKES, rtol=1e-6, atol=1e-9)
+            raise Fail(why or f"your floors are right, but the slope of log(floor) against log(B) for them is "
+                              f"{slope:.4f}, not {p:.4f}: fit a straight line, np.polyfit(np.log(B), "
+                              f"np.log(floors), 1)[0].")
+    return ("Correct: measured from w*, over the second half of each run. The cell below runs it on the diabetes "
+            "problem, at a small lr and at a larger one.")
+
+
+# ---------------------------------------------------------------- task 5: the linear scaling rule
 def _scaled_lr(base_lr, base_batch, batch, max_lr):
     return min(base_lr * batch / base_batch, max_lr)
 
@@ -154,7 +287,7 @@ SCALING_MISTAKES = [
 ]
 
 
-@task("03.scaled_lr", "Task 4: the linear scaling rule")
+@task("03.scaled_lr", "Task 5: the linear scaling rule")
 def check_scaled_lr(scaled_lr, rng):
     cases = []
     for _ in range(3):
@@ -170,8 +303,8 @@ def check_scaled_lr(scaled_lr, rng):
     return "Correct: multiply the lr by the batch-size factor, up to the stability limit."
 
 
-# ---------------------------------------------------------------- tasks 5 and 6: conceptual
-@task("03.answer_robbins_monro", "Task 5: the Robbins-Monro conditions", kind="value")
+# ---------------------------------------------------------------- task 6: conceptual
+@task("03.answer_robbins_monro", "Task 6: the Robbins-Monro conditions", kind="value")
 def check_answer_robbins_monro(answer, rng):
     choice(answer, "b", "abcd", {
         "a": "a constant lr has sum lr_t = infinity, but also sum lr_t^2 = infinity: the noise never dies "
@@ -181,16 +314,6 @@ def check_answer_robbins_monro(answer, rng):
         "d": "sum 1/sqrt(1+t) diverges (good) but so does sum 1/(1+t): the noise is not damped enough for the "
              "second condition.",
     })
-    return "Correct: lr_t = c/(1+t) has an infinite sum but a finite sum of squares."
-
-
-@task("03.answer_batch_floor", "Task 6: batch size and the floor", kind="value")
-def check_answer_batch_floor(answer, rng):
-    choice(answer, "a", "abcd", {
-        "b": "a larger batch averages more gradients, which *reduces* the noise: the floor goes down, not up.",
-        "c": "the floor depends on the gradient noise, and averaging twice as many gradients halves its "
-             "covariance.",
-        "d": "the covariance of an average of B independent gradients is Sigma / B: doubling B halves it, "
-             "and the floor (proportional to lr Sigma / B) halves with it.",
-    })
-    return "Correct: the floor is proportional to lr / B, so doubling the batch halves it."
+    return ("Correct: lr_t = c/(1+t) has an infinite sum but a finite sum of squares. Note what the conditions "
+            "promise: convergence as t goes to infinity, nothing about a finite budget. Exercise 05 runs this very "
+            "schedule for 3000 steps, where it falls short.")

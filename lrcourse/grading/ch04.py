@@ -1,9 +1,12 @@
 """Checks for chapter 04: momentum and Nesterov."""
 
+import copy
+
 import numpy as np
 
 from lrcourse.grading.ch02 import _spectrum, random_spd
-from lrcourse.grading.core import Fail, as_array, as_numbers, call, choice, close, diagnose, first_differing_row, task
+from lrcourse.grading.core import (Fail, as_array, as_number, as_numbers, call, choice, close, diagnose,
+                                   first_differing_row, task)
 
 
 def _unpack(raw, what, shape):
@@ -14,33 +17,70 @@ def _unpack(raw, what, shape):
     return as_array(raw[0], shape, f"the x that {what} returned"), as_array(raw[1], shape, f"the buf that {what} returned")
 
 
-def _run_steps(step, names, rng, n_steps=6, **extra):
-    """Feed the learner's step function its own outputs for a few steps; yield (inputs, outputs) per step."""
+def _run_steps(step, names, rng, n_steps=6, mutable=(), **extra):
+    """Feed the learner's step function its own outputs for a few steps; yield (t, inputs, outputs) per step.
+
+    The learner gets copies of the inputs (and may change those named in ``mutable`` in place); the
+    inputs yielded are the untouched originals, for the reference.
+    """
     d = int(rng.integers(1, 5))
     x, buf = rng.normal(size=d), None
     lr, beta = float(rng.uniform(0.05, 0.5)), float(rng.uniform(0.3, 0.95))
+    what = step.__name__ if hasattr(step, "__name__") else "your function"
+    aliased = False
     for t in range(n_steps):
         grad = rng.normal(size=d)
-        args = (x.copy(), None if buf is None else buf.copy(), grad.copy(), lr, beta,
-                *extra.values())
-        out = _unpack(call(step, *args, names=names), step.__name__ if hasattr(step, "__name__") else "your function",
-                      (d,))
+        args = (x.copy(), None if buf is None else buf.copy(), grad.copy(), lr, beta, *extra.values())
+        given = copy.deepcopy(args)
+        raw = call(step, *given, names=names, mutable=mutable)
+        out = _unpack(raw, what, (d,))
+        if t == 0:
+            aliased = isinstance(raw[1], np.ndarray) and raw[1] is given[2]
+        elif aliased and not np.array_equal(given[1], args[1]):
+            raise Fail("on the first step you returned the gradient array itself as buf, and later you update buf "
+                       "in place: that overwrites the caller's gradient from the first step. Start with a copy, "
+                       "buf = grad.copy() (torch clones it too), or update buf with `buf = beta * buf + ...`.")
         yield t, args, out
         x, buf = out
 
 
-def _check_step(step, reference, mistakes, names, rng, extra_sampler=lambda rng: {}):
+def _later_steps_match(step, reference, names, args, mutable, n=5):
+    """Whether the learner's step agrees with the reference for n steps from the reference's own state."""
+    x, buf = reference(*args)
+    rng = np.random.default_rng(0)
+    for _ in range(n):
+        inputs = (x.copy(), buf.copy(), rng.normal(size=len(x)), *args[3:])
+        x_ref, buf_ref = reference(*copy.deepcopy(inputs))
+        try:
+            x_new, buf_new = _unpack(call(step, *copy.deepcopy(inputs), names=names, mutable=mutable), "", x.shape)
+        except Fail:
+            return False
+        if not (close(x_new, x_ref) and close(buf_new, buf_ref)):
+            return False
+        x, buf = x_ref, buf_ref
+    return True
+
+
+def _check_step(step, reference, mistakes, names, rng, extra_sampler=lambda rng: {}, mutable=(), first_step=()):
+    """``first_step``: (mistake, explanation) pairs that differ from the reference only when buf is None."""
     for _ in range(3):
         extra = extra_sampler(rng)
-        for t, args, (x_new, buf_new) in _run_steps(step, names, rng, **extra):
+        for t, args, (x_new, buf_new) in _run_steps(step, names, rng, mutable=mutable, **extra):
             x_ref, buf_ref = reference(*args)
-            if not (close(x_new, x_ref) and close(buf_new, buf_ref)):
-                why = diagnose((x_new, buf_new), args, mistakes)
-                where = "at the first step (buf is None)" if t == 0 else f"at step {t + 1} (buf given)"
-                if why:
-                    raise Fail(why)
-                raise Fail(f"your step is wrong {where}: expected x = {np.round(x_ref, 4)}, buf = "
-                           f"{np.round(buf_ref, 4)}; got x = {np.round(x_new, 4)}, buf = {np.round(buf_new, 4)}.")
+            if close(x_new, x_ref) and close(buf_new, buf_ref):
+                continue
+            if t == 0:
+                for wrong, explanation in first_step:
+                    if diagnose((x_new, buf_new), args, [(wrong, explanation)]):
+                        later = _later_steps_match(step, reference, names, args, mutable)
+                        raise Fail(explanation + (" Your later steps are right: given the same buf, steps 2 to 6 "
+                                                  "match torch's." if later else ""))
+            why = diagnose((x_new, buf_new), args, mistakes)
+            where = "at the first step (buf is None)" if t == 0 else f"at step {t + 1} (buf given)"
+            if why:
+                raise Fail(why)
+            raise Fail(f"your step is wrong {where}: expected x = {np.round(x_ref, 4)}, buf = "
+                       f"{np.round(buf_ref, 4)}; got x = {np.round(x_new, 4)}, buf = {np.round(buf_new, 4)}.")
 
 
 # ---------------------------------------------------------------- task 1: heavy ball, torch's way
@@ -58,9 +98,13 @@ def _moving_average(x, buf, grad, lr, beta, dampening=0.0):
     return x - lr * buf, buf
 
 
+HEAVY_BALL_FIRST_STEP = [
+    (_zero_init, "at the first step (buf is None) your buffer is (1 - dampening) * grad: either it started from "
+                 "zero (beta * 0 + (1 - dampening) * grad) or the dampening was applied to the first step. torch "
+                 "starts with buf = grad itself and dampens only the later gradients."),
+]
+
 HEAVY_BALL_MISTAKES = [
-    (_zero_init, "matches from step 2 on but not at step 1: the momentum buffer was initialised to zero instead "
-                 "of the first gradient. torch starts with buf = grad (no dampening on the first step)."),
     (_moving_average,
      "that is an exponential moving average, buf = beta buf + (1 - beta) grad. torch's momentum adds the "
      "whole gradient: buf = beta buf + (1 - dampening) grad."),
@@ -76,7 +120,8 @@ HEAVY_BALL_MISTAKES = [
 def check_heavy_ball_step(heavy_ball_step, rng):
     _check_step(heavy_ball_step, _heavy_ball_step, HEAVY_BALL_MISTAKES,
                 ("x", "buf", "grad", "lr", "beta", "dampening"), rng,
-                extra_sampler=lambda rng: {"dampening": float(rng.uniform(0.1, 0.5))})
+                extra_sampler=lambda rng: {"dampening": float(rng.uniform(0.1, 0.5))}, mutable=("buf",),
+                first_step=HEAVY_BALL_FIRST_STEP)
     return "Correct: buf = grad at first, then beta buf + (1 - dampening) grad; x - lr buf, exactly as torch.optim.SGD."
 
 
@@ -101,7 +146,8 @@ NESTEROV_MISTAKES = [
 
 @task("04.nesterov_step", "Task 2: one Nesterov step, PyTorch's formulation")
 def check_nesterov_step(nesterov_step, rng):
-    _check_step(nesterov_step, _nesterov_step, NESTEROV_MISTAKES, ("x", "buf", "grad", "lr", "beta"), rng)
+    _check_step(nesterov_step, _nesterov_step, NESTEROV_MISTAKES, ("x", "buf", "grad", "lr", "beta"), rng,
+                mutable=("buf",))
     return "Correct: buf = beta buf + grad, then x - lr (grad + beta buf): torch's Nesterov."
 
 
@@ -138,7 +184,47 @@ def check_tuned_momentum(tuned_momentum, rng):
     return "Correct: lr = 4/(sqrt L + sqrt mu)^2, beta = rate^2, rate = (sqrt(kappa) - 1)/(sqrt(kappa) + 1)."
 
 
-# ---------------------------------------------------------------- task 4: the classical formulation
+# ---------------------------------------------------------------- task 4: the stability limit with momentum
+def _momentum_lr_limit(A, beta):
+    return 2 * (1 + beta) / _spectrum(A)[1]
+
+
+MOMENTUM_LIMIT_MISTAKES = [
+    (lambda A, beta: 2 / _spectrum(A)[1],
+     "2/L is gradient descent's limit; with momentum the steep direction follows x_(t+1) = "
+     "(1 + beta - lr L) x_t - beta x_(t-1), and its roots reach -1 only at lr L = 2 (1 + beta)."),
+    (lambda A, beta: 2 * (1 - beta) / _spectrum(A)[1],
+     "that is the 'effective lr' argument, lr / (1 - beta) < 2/L. It holds where the gradients agree (a gentle "
+     "slope), but divergence starts in the steep direction, where they alternate in sign and momentum damps "
+     "them instead. From the recursion: the root -1 is reached at lr L = 2 (1 + beta)."),
+    (lambda A, beta: 2 / ((1 + beta) * _spectrum(A)[1]),
+     "upside down in beta: momentum lets the lr go *higher* than 2/L, to 2 (1 + beta) / L."),
+    (lambda A, beta: (1 + beta) / _spectrum(A)[1], "a factor 2 is missing: the limit is 2 (1 + beta) / L, which "
+                                                   "is 2/L when beta = 0."),
+    (lambda A, beta: 2 * (1 + beta) / _spectrum(A)[0],
+     "you used the smallest eigenvalue; the steepest direction (largest eigenvalue L) breaks first."),
+    (lambda A, beta: 4 / (np.sqrt(_spectrum(A)[1]) + np.sqrt(_spectrum(A)[0])) ** 2,
+     "that is Polyak's tuned lr (task 3), which is stable; the question is the largest stable lr for this beta."),
+]
+
+
+@task("04.momentum_lr_limit", "Task 4: the largest stable lr with momentum")
+def check_momentum_lr_limit(momentum_lr_limit, rng):
+    for i in range(6):
+        A = random_spd(rng)
+        beta = 0.0 if i == 5 else float(rng.uniform(0.1, 0.95))
+        result = as_number(call(momentum_lr_limit, A.copy(), beta, names=("A", "beta")), "momentum_lr_limit")
+        expected = _momentum_lr_limit(A, beta)
+        if not close(result, expected, rtol=1e-6):
+            why = diagnose(result, (A, beta), MOMENTUM_LIMIT_MISTAKES, rtol=1e-6)
+            raise Fail(why or f"for this matrix (L = {_spectrum(A)[1]:.4g}) and beta = {beta:.3g} the limit is "
+                              f"{expected:.6g}; you returned {result:.6g}. Find where a root of "
+                              f"z^2 - (1 + beta - lr L) z + beta reaches size 1.")
+    return ("Correct: lr < 2 (1 + beta) / L. Momentum raises the stability limit, which is how the tuned lr can "
+            "exceed gradient descent's 2/L.")
+
+
+# ---------------------------------------------------------------- task 5: the classical formulation
 def _classical(grad_f, x0, lrs, beta):
     x, v, xs = np.array(x0, dtype=float), np.zeros(len(x0)), [np.array(x0, dtype=float)]
     for lr in lrs:
@@ -180,7 +266,7 @@ CLASSICAL_MISTAKES = [
 ]
 
 
-@task("04.classical_momentum", "Task 4: classical momentum with a changing lr")
+@task("04.classical_momentum", "Task 5: classical momentum with a changing lr")
 def check_classical_momentum(classical_momentum, rng):
     for _ in range(3):
         A = random_spd(rng, d=int(rng.integers(2, 4)), kappa=float(rng.uniform(2, 20)))
@@ -204,12 +290,13 @@ def check_classical_momentum(classical_momentum, rng):
     return "Correct: the velocity keeps each gradient at the lr of its own step."
 
 
-# ---------------------------------------------------------------- task 5: conceptual
-@task("04.answer_effective_lr", "Task 5: the effective step size of momentum", kind="value")
+# ---------------------------------------------------------------- task 6: conceptual
+@task("04.answer_effective_lr", "Task 6: the effective step size of momentum", kind="value")
 def check_answer_effective_lr(answer, rng):
     choice(answer, "c", "abcd", {
-        "a": "with a constant gradient g the buffer grows to g (1 + 0.9 + 0.81 + ...) = g / (1 - 0.9) = 10 g, "
-             "so each step moves lr * 10 g: the effective lr is 10 times larger.",
+        "a": "0.1 g is the very first step (buf = g). But after many steps on the slope the buffer has grown to "
+             "g (1 + 0.9 + 0.81 + ...) = g / (1 - 0.9) = 10 g, so each step moves lr * 10 g: the effective lr is "
+             "10 times larger.",
         "b": "0.9 is beta, not a step size: the buffer sums g / (1 - beta) = 10 g, so steps are lr * 10 g = 1.0 g.",
         "d": "momentum makes steps larger, not smaller: the buffer converges to g / (1 - beta) = 10 g.",
     })

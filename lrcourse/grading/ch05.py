@@ -9,33 +9,34 @@ from lrcourse.grading.core import Fail, as_number, call, choice, diagnose, task
 STEPS = range(0, 120)
 
 
-def _schedule_values(factory, args, what):
-    """Build the learner's schedule and evaluate it at steps 0..119 (each call time-limited)."""
+def _schedule_values(factory, args, what, steps=STEPS):
+    """Build the learner's schedule and evaluate it at ``steps`` (each call time-limited)."""
     schedule = call(factory, *args)
     if schedule is None:
         raise Fail(f"{what} returned None: did you forget the `return` statement? It should return a function of "
                    f"the step, e.g. `return lambda step: ...` or a nested `def f(step): ...; return f`.")
     if not callable(schedule):
         raise Fail(f"{what} returned a number ({schedule!r}); it should return a *function* of the step, f(step) -> lr.")
-    return np.array([as_number(call(schedule, t), f"your schedule at step {t}") for t in STEPS])
+    return np.array([as_number(call(schedule, t), f"your schedule at step {t}") for t in steps])
 
 
-def _first_difference(result, expected):
+def _first_difference(result, expected, steps=STEPS):
     bad = int(np.argmax(~np.isclose(result, expected, rtol=1e-9, atol=1e-15)))
-    return f"at step {bad} your schedule gives {result[bad]:.6g}, expected {expected[bad]:.6g}"
+    return f"at step {steps[bad]} your schedule gives {result[bad]:.6g}, expected {expected[bad]:.6g}"
 
 
-def _check_schedule(factory, name, reference, mistakes, sampler, rng, what):
+def _check_schedule(factory, name, reference, mistakes, sampler, rng, what, steps_of=lambda *args: STEPS):
     for _ in range(4):
         args = sampler(rng)
-        result = _schedule_values(factory, args, name)
-        expected = np.array([reference(*args)(t) for t in STEPS])
+        steps = steps_of(*args)
+        result = _schedule_values(factory, args, name, steps)
+        expected = np.array([reference(*args)(t) for t in steps])
         if not np.allclose(result, expected, rtol=1e-9, atol=1e-15):
             for wrong, explanation in mistakes:
-                values = np.array([wrong(*args)(t) for t in STEPS])
+                values = np.array([wrong(*args)(t) for t in steps])
                 if np.allclose(result, values, rtol=1e-9, atol=1e-15):
                     raise Fail(explanation)
-            raise Fail(f"for {what(*args)}: {_first_difference(result, expected)}.")
+            raise Fail(f"for {what(*args)}: {_first_difference(result, expected, steps)}.")
 
 
 # ---------------------------------------------------------------- task 1: step decay
@@ -81,10 +82,12 @@ COSINE_MISTAKES = [
 
 @task("05.cosine", "Task 2: cosine annealing")
 def check_cosine(cosine, rng):
+    # steps 0 .. T_max only: past T_max torch's formula rises again, and a version that stays at eta_min is fine too
     _check_schedule(cosine, "cosine", _cosine, COSINE_MISTAKES,
                     lambda rng: (float(rng.uniform(0.01, 1)), int(rng.integers(20, 100)), float(rng.uniform(0.0, 0.005))),
-                    rng, lambda lr, T, m: f"lr = {lr:.3g}, T_max = {T}, eta_min = {m:.3g}")
-    return "Correct: the same numbers as torch's CosineAnnealingLR."
+                    rng, lambda lr, T, m: f"lr = {lr:.3g}, T_max = {T}, eta_min = {m:.3g}",
+                    steps_of=lambda lr, T, m: range(0, T + 1))
+    return "Correct: the same numbers as torch's CosineAnnealingLR from step 0 to T_max."
 
 
 # ---------------------------------------------------------------- task 3: the exponential rate for a target
@@ -117,52 +120,270 @@ def check_exponential_gamma(exponential_gamma, rng):
 
 # ---------------------------------------------------------------- task 4: design a schedule
 BUDGET, BATCH, TARGET, START_LR = 3000, 4, 5e-3, 0.1
+SEEDS = (0, 1, 2)          # the three runs: fixed, so that the same schedule always gets the same verdict
+WINDOW = int(0.9 * BUDGET)  # the loss is averaged over the steps from here to the end
+EVERY = 10                  # the excess loss is recorded every 10 steps, as in sgd_sweep(..., every=10)
+
+_PROBLEM = None
 
 
-@task("05.my_schedule", "Task 4: a schedule that beats the noise floor", time_limit=10.0)
-def check_my_schedule(my_schedule, rng):
-    from lrcourse.functions import LeastSquares
-    from lrcourse.runs import sgd_sweep
+def budget_problem():
+    """Chapter 03's problem: least squares on the diabetes data without s1 (built once)."""
+    global _PROBLEM
+    if _PROBLEM is None:
+        from lrcourse.functions import LeastSquares
 
+        _PROBLEM = LeastSquares.diabetes(drop=("s1",))
+    return _PROBLEM
+
+
+def budget_runs(lrs, seeds=SEEDS, blowup=1e6):
+    """Minibatch SGD for k schedules at once, on the same batches as ``sgd_sweep(problem, ..., seed=s, every=10)``.
+
+    ``lrs`` has shape (k, BUDGET). Returns (recorded steps, excess loss of shape (seeds, k, recorded)), inf
+    from the point where a run diverged. All seeds and schedules run in one vectorized loop.
+    """
+    problem = budget_problem()
+    lrs = np.asarray(lrs, dtype=np.float64)
+    X, y, n = problem.X, problem.y, problem.n
+    idx = np.stack([np.random.default_rng(int(s)).integers(0, n, (BUDGET, BATCH)) for s in seeds])
+    Xs, ys = X[idx], y[idx]  # (S, BUDGET, B, d), (S, BUDGET, B)
+    start = problem.start
+    W = np.repeat(np.repeat(start[None, :, None], len(seeds), axis=0), len(lrs), axis=2)  # (S, d, k)
+    f_min = problem.min_value
+    ceiling = blowup * max(float(problem(start)) - f_min, 1e-3)
+    alive = np.ones((len(seeds), len(lrs)), dtype=bool)
+
+    def excess(W):
+        r = np.einsum("nd,sdk->snk", X, W) - y[None, :, None]
+        return 0.5 * np.mean(r * r, axis=1) - f_min
+
+    recorded, gaps = [0], [np.maximum(excess(W), 0.0)]
+    with np.errstate(all="ignore"):
+        for t in range(BUDGET):
+            Xb = Xs[:, t]
+            residual = Xb @ W - ys[:, t][:, :, None]
+            W = W - (lrs[:, t] / BATCH) * (Xb.transpose(0, 2, 1) @ residual)
+            if (t + 1) % EVERY == 0:
+                gap = excess(W)
+                alive &= np.isfinite(gap) & (gap <= ceiling)
+                W = np.where(alive[:, None, :], W, start[None, :, None])
+                recorded.append(t + 1)
+                gaps.append(np.where(alive, np.maximum(gap, 0.0), np.inf))
+    return np.array(recorded), np.stack(gaps, axis=-1)
+
+
+def budget_score(lrs, seeds=SEEDS):
+    """The worst over the seeds of the mean excess loss over the last 10% of the steps, per schedule."""
+    recorded, gaps = budget_runs(np.atleast_2d(lrs), seeds)
+    return gaps[:, :, recorded >= WINDOW].mean(axis=2).max(axis=0)
+
+
+def _warp(v, tau):
+    return v[np.clip(np.floor(tau).astype(int), 0, BUDGET - 1)]
+
+
+def _counterfactuals(v):
+    """Variants of the schedule v, each changed in one respect: [((direction, amount), values), ...]."""
+    t = np.arange(BUDGET)
+    out = []
+    for shift in (300, 600, 1200):
+        # the same shape, played faster: it has done all of its decay `shift` steps before the end
+        out.append((("earlier", shift), _warp(v, np.minimum(BUDGET - 1, t * BUDGET / (BUDGET - shift)))))
+        # the lr held at its start for `shift` more steps, then the same shape in the steps that remain
+        out.append((("later", shift), _warp(v, np.maximum(0, t - shift) * BUDGET / (BUDGET - shift))))
+    for factor in (2, 5, 20):
+        # the same shape, played `factor` times more slowly (it ends where it was at step BUDGET / factor)
+        out.append((("slower", factor), _warp(v, t / factor)))
+    end = float(np.mean(v[WINDOW:]))
+    for factor in (1 / 3, 1 / 10, 3, 10):
+        if 0 < end < START_LR / 2 and factor * end < START_LR / 2:
+            # the same shape in log(lr), ending `factor` times lower or higher
+            power = math.log(factor * end / START_LR) / math.log(end / START_LR)
+            out.append((("further" if factor < 1 else "less", factor), START_LR * (v / START_LR) ** power))
+        elif end >= START_LR / 2 and factor < 1:
+            # a schedule that barely decays: an exponential decay on top of it, to `factor` times its end
+            out.append((("decay", factor), v * factor ** (t / (BUDGET - 1))))
+    return [(key, values) for key, values in out if not np.array_equal(values, v)]
+
+
+_OPPOSITE = {"earlier": ("later", "slower"), "later": ("earlier",), "slower": ("earlier",), "further": ("less",),
+             "decay": ("less",), "less": ("further", "decay")}
+
+
+def _change(direction, amount):
+    """The words for one change, completing 'the same schedule ...'."""
+    return {"earlier": f"played {amount} steps faster",
+            "later": f"held at {START_LR:g} for {amount} more steps",
+            "slower": f"played {amount} times more slowly",
+            "further": f"ending {1 / amount:g} times lower",
+            "decay": f"multiplied by an exponential decay to 1/{1 / amount:g} at the end",
+            "less": f"ending {amount:g} times higher"}[direction]
+
+
+def _falls_below(v, level=START_LR / 2):
+    below = np.nonzero(v < level)[0]
+    return int(below[0]) if len(below) else None
+
+
+def _when(step):
+    return f"from step {step} on" if step is not None else "at no step"
+
+
+def _reaches(score):
+    return f"reaches {score:.2g} on the same batches" + (", below the target" if score <= TARGET else "")
+
+
+def _evidence(direction, amount, score, values):
+    """'the same schedule <changed> (<when its lr falls>) reaches <score> ...'"""
+    moved = f" (below {START_LR / 2:g} {_when(_falls_below(values))})" if direction in ("earlier", "later", "slower") else ""
+    return f"the same schedule {_change(direction, amount)}{moved} {_reaches(score)}"
+
+
+def budget_advice(lrs, worst):
+    """Which change helps this failing schedule most, measured on the same batches: a paragraph of advice.
+
+    Every variant of the schedule changes one thing (when it decays, how slowly, how low it ends) and is run
+    on the same three seeds as the check; the one that helps most names the advice, with its numbers. If
+    no single change reaches the target, the best one is combined with a second change.
+    """
+    problem = budget_problem()
+    variants = _counterfactuals(lrs)
+    scores = budget_score(np.array([values for _, values in variants]))
+    order = np.argsort(scores)
+    (direction, amount), values = variants[order[0]]
+    reached = float(scores[order[0]])
+    end = float(np.mean(lrs[WINDOW:]))
+    half = START_LR / 2
+    before = _falls_below(lrs)
+    result = (f"The loss ends at {worst:.2g} (the worst of the three runs, averaged over the last 10% of the "
+              f"steps), above the target {TARGET:g}.")
+    if reached > 0.9 * worst:
+        return (f"{result} None of the simple changes we tried on the same batches (decaying earlier, later or "
+                f"more slowly, ending lower or higher) helps much. Plot your lr and compare it with schedules that "
+                f"pass, such as an exponential decay from 0.1 to 1e-3.")
+    evidence = _evidence(direction, amount, reached, values)
+    if direction == "earlier":
+        advice = (f"{result} Your lr was still high late in the run (below {half:g} only {_when(before)}): it "
+                  f"dropped too late to settle; decay earlier. For example, {evidence} (it stays at its final "
+                  f"value for the last {amount} steps).")
+    elif direction in ("later", "slower"):
+        advice = (f"{result} Your lr fell too early (below {half:g} {_when(before)}), before the iterates got close "
+                  f"to the minimum, and a small lr then moves them too slowly. Keep the lr up longer: {evidence}.")
+    elif direction in ("further", "decay"):
+        floor = problem.noise_floor(end, BATCH) if end > 0 else 0.0
+        what = (f"Your lr hardly decays, and a constant lr stays on its noise floor (about "
+                f"{problem.noise_floor(end, BATCH):.2g} at {end:.3g})."
+                if direction == "decay" else
+                f"Over the last 10% of the steps your lr is about {end:.3g}, whose noise floor is about {floor:.2g}.")
+        advice = f"{result} {what} {'Decay it' if direction == 'decay' else 'Decay further'} by the end: {evidence}."
+    else:
+        floor = problem.noise_floor(end, BATCH) if end > 0 else 0.0
+        advice = (f"{result} Your lr ends very low (about {end:.2g} over the last 10% of the steps, whose noise floor, "
+                  f"{floor:.2g}, is far below the target): once it has fallen the iterates barely move, and they "
+                  f"stay wherever the noise had left them instead of settling. Decay less far: {evidence}. A final "
+                  f"lr whose floor is below the target is low enough.")
+    if reached <= TARGET:
+        similar = _OPPOSITE[direction] + (("later", "slower") if direction in ("later", "slower") else ())
+        others = [i for i in order[1:] if variants[i][0][0] not in (direction,) + similar and scores[i] <= TARGET]
+        if others:
+            (second, amount2), values2 = variants[others[0]]
+            advice += f" Another change that is enough: {_evidence(second, amount2, float(scores[others[0]]), values2)}."
+    else:
+        pairs = [(key, second) for key, second in _counterfactuals(values)
+                 if key[0] != direction and key[0] not in _OPPOSITE[direction]]
+        if pairs:
+            pair_scores = budget_score(np.array([second for _, second in pairs]))
+            best = int(np.argmin(pair_scores))
+            if pair_scores[best] < 0.9 * reached:
+                (second, amount2), _ = pairs[best]
+                advice += (f" With a second change it gets further: {_change(direction, amount)} and "
+                           f"{_change(second, amount2)}, it {_reaches(float(pair_scores[best]))}.")
+    distance = float(np.sum(lrs))
+    if direction in ("later", "slower", "less") and distance * problem.mu < 1:
+        advice += (f" Note that your lrs add up to only {distance:.2g} over the whole run, while along the flattest "
+                   f"direction (curvature mu = {problem.mu:.2g}) the iterate needs a total of several times "
+                   f"1/mu = {1 / problem.mu:.3g} to arrive. A schedule can satisfy the Robbins-Monro conditions "
+                   f"(0.1/(1+t) does) and still stop short: they speak of t going to infinity, not of a budget of "
+                   f"{BUDGET} steps.")
+    return advice
+
+
+def _schedule_lrs(my_schedule):
+    """The learner's schedule at steps 0 .. BUDGET-1, or Fail saying what is off."""
     if not callable(my_schedule):
         raise Fail(f"my_schedule should be a function of the step (e.g. schedules.cosine(...)), not {my_schedule!r}.")
+    name = getattr(my_schedule, "__name__", "")
+    example = (f"{name}(0.1, 3000, 1e-4)" if name == "cosine" else
+               f"{name}(...)" if name.isidentifier() and name != "<lambda>" else "cosine(0.1, 3000, 1e-4)")
+    try:
+        first = call(my_schedule, 0)
+    except Fail as fail:
+        if "TypeError" in str(fail) and "positional argument" in str(fail):
+            raise Fail(f"my_schedule is a factory that still needs its settings ({fail}). Call the factory, "
+                       f"e.g. my_schedule = {example}, and pass the function it returns, a function of the "
+                       f"step alone.") from None
+        raise
+    if callable(first):
+        raise Fail(f"my_schedule(0) returned a function, not a number: my_schedule is a factory (its first "
+                   f"argument is a setting, not the step). Call it with its settings, e.g. my_schedule = "
+                   f"{example}, and pass the function it returns.")
     lrs = call(lambda: np.array([my_schedule(t) for t in range(BUDGET)], dtype=float))
     if lrs.shape != (BUDGET,) or not np.all(np.isfinite(lrs)) or np.any(lrs < 0):
         raise Fail("my_schedule must give a finite, non-negative number at every step 0 .. 2999.")
     if not np.isclose(lrs[0], START_LR):
         raise Fail(f"the task fixes the start: my_schedule(0) must be {START_LR} (yours is {lrs[0]:.4g}).")
-    problem = LeastSquares.diabetes(drop=("s1",))
-    results = []
-    for seed in rng.integers(0, 2 ** 31, 3):
-        recorded, gaps = sgd_sweep(problem, lambda t: lrs[t:t + 1], BATCH, BUDGET, seed=int(seed), every=10)
-        curve = gaps[0]
-        if not np.all(np.isfinite(curve)):
-            step = int(recorded[np.argmax(~np.isfinite(curve))])
-            raise Fail(f"training diverged by step {step}, where your lr is {lrs[min(step, BUDGET - 1)]:.3g}: "
-                       f"keep the lr at or below {START_LR}.")
-        results.append(float(np.mean(curve[recorded >= 0.9 * BUDGET])))
-    worst = max(results)
+    return lrs
+
+
+@task("05.my_schedule", "Task 4: a schedule that beats the noise floor", time_limit=10.0)
+def check_my_schedule(my_schedule, rng):
+    # the runs use the fixed seeds SEEDS, not rng: the verdict depends on the schedule alone
+    lrs = _schedule_lrs(my_schedule)
+    recorded, gaps = budget_runs(lrs[None, :])
+    curves = gaps[:, 0]
+    if not np.all(np.isfinite(curves)):
+        step = int(recorded[np.argmax(~np.all(np.isfinite(curves), axis=0))])
+        raise Fail(f"training diverged by step {step}, where your lr is {lrs[min(step, BUDGET - 1)]:.3g}: "
+                   f"keep the lr at or below {START_LR}.")
+    worst = float(curves[:, recorded >= WINDOW].mean(axis=1).max())
     if worst <= TARGET:
+        problem = budget_problem()
         return (f"Reached {worst:.2g} (worst of 3 runs) against the target {TARGET:g}; a constant lr of {START_LR} "
                 f"stays at its noise floor, about {problem.noise_floor(START_LR, BATCH):.2g}.")
-    end_lr = float(np.mean(lrs[int(0.9 * BUDGET):]))
-    floor = problem.noise_floor(end_lr, BATCH) if end_lr > 0 else 0.0
-    if floor > TARGET / 2:
-        raise Fail(f"the loss ends at {worst:.2g}, above the target {TARGET:g}. Over the last 10% of steps your lr is "
-                   f"about {end_lr:.3g}, whose noise floor is about {floor:.2g}: decay further by the end.")
-    raise Fail(f"the loss ends at {worst:.2g}, above the target {TARGET:g}, although your final lr ({end_lr:.3g}) is "
-               f"small enough: it fell too early, before the iterates got close. Keep the lr up longer.")
+    raise Fail(budget_advice(lrs, worst))
 
 
 # ---------------------------------------------------------------- task 5: conceptual
 @task("05.answer_why_decay", "Task 5: why decay beats the noise floor", kind="value")
 def check_answer_why_decay(answer, rng):
     choice(answer, "a", "abcd", {
-        "b": "the gradients are exactly as noisy as before: the batches come from the same data. What changes is "
-             "how far each noisy gradient moves the iterate, lr times the noise.",
+        "b": "the noise of a minibatch gradient at the minimum w* does not depend on the lr: the batches come "
+             "from the same data. (Away from w* the gradient noise changes with w, but not because of the lr.) "
+             "What the lr changes is how far each noisy gradient moves the iterate: lr times the noise.",
         "c": "the batch size stays the same; a smaller lr has the same effect on the floor as a larger batch, "
              "since the floor is proportional to lr / B.",
         "d": "near the minimum a decaying lr takes *smaller* steps, and that is the point: the floor is "
              "proportional to the lr.",
     })
     return "Correct: the noise floor is proportional to the lr, so lowering the lr late in training lowers it."
+
+
+# ---------------------------------------------------------------- task 6: Robbins-Monro on a budget
+@task("05.answer_rm_budget", "Task 6: Robbins-Monro on a budget", kind="value")
+def check_answer_rm_budget(answer, rng):
+    problem = budget_problem()
+    final = START_LR / BUDGET
+    choice(answer, "a", "abcd", {
+        "b": "it does satisfy both conditions: sum 1/(1+t) diverges, and sum 1/(1+t)^2 is finite (it is pi^2/6). "
+             "That is the puzzle: the conditions hold, and still the run falls short.",
+        "c": f"its final lr is 0.1/3000 = {final:.1e}, whose noise floor is about "
+             f"{problem.noise_floor(final, BATCH):.0e}, far below the target. The loss is high for another reason: "
+             f"look at how small the lr is early on, and at the sum of all the lrs.",
+        "d": "it does not diverge: its largest lr is the first one, 0.1, which is stable here (the constant 0.1 "
+             "runs without diverging), and the run ends with a finite loss.",
+    })
+    return ("Correct: the Robbins-Monro conditions describe t going to infinity. On a budget of 3000 steps "
+            "0.1/(1+t) is below 0.001 from step 100 on and its steps add up to less than 1, while the flattest "
+            "direction needs a total of several times 1/mu. A schedule for a budget keeps the lr large long enough "
+            "to arrive, and only then decays.")

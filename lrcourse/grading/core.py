@@ -92,6 +92,7 @@ class Task:
     kind: str = "function"   # "function" or "value"
     points: float = 1.0
     time_limit: float = 3.0  # seconds for each call of the learner's function
+    exercise: bool = True    # False: a demonstration check (notebook 00), not a task of the chapter's exercise
 
     @property
     def chapter(self):
@@ -101,13 +102,13 @@ class Task:
 TASKS = {}
 
 
-def task(id, title, kind="function", points=1.0, time_limit=3.0):
+def task(id, title, kind="function", points=1.0, time_limit=3.0, exercise=True):
     """Register a checker as the canonical check of task ``id``."""
 
     def register(checker):
         name = id.split(".", 1)[1]
         TASKS[id] = Task(id=id, name=name, title=title, checker=checker, kind=kind, points=points,
-                         time_limit=time_limit)
+                         time_limit=time_limit, exercise=exercise)
         return checker
 
     return register
@@ -159,11 +160,22 @@ def _same(a, b):
 _CONTEXT = threading.local()
 
 
-def call(fn, *args, names=None):
+def _unsolved_helper(tb, fn):
+    """The name of the learner's function that raised NotImplementedError, if it is not ``fn`` itself."""
+    frames = [f for f in traceback.extract_tb(tb)
+              if not os.path.abspath(f.filename or "").startswith(_NOT_LEARNER)]
+    if not frames:
+        return None
+    name = frames[-1].name
+    return name if name not in (getattr(fn, "__name__", None), "<lambda>", "<module>") else None
+
+
+def call(fn, *args, names=None, mutable=()):
     """Call the learner's ``fn(*args)`` safely; return its result or raise Fail/NotAttempted.
 
     ``names`` are the argument names, used to say which input was changed in
-    place. The time limit is the current task's.
+    place; the arguments named in ``mutable`` may be changed in place (as
+    torch updates its momentum buffer). The time limit is the current task's.
     """
     if not callable(fn):
         raise Fail(f"expected a function, but got {_kind(fn)}: define it with `def ...`")
@@ -174,6 +186,10 @@ def call(fn, *args, names=None):
             warnings.simplefilter("ignore")
             result = _with_time_limit(limit, fn, *args)
     except NotImplementedError:
+        helper = _unsolved_helper(sys.exc_info()[2], fn)
+        if helper:
+            raise Fail(f"your function calls `{helper}`, which still raises NotImplementedError: solve the "
+                       f"task that defines `{helper}` first.") from None
         raise NotAttempted() from None
     except _TimeLimit:
         raise Fail(f"your function did not finish within {limit:g} s and was stopped. Is there a loop "
@@ -186,8 +202,10 @@ def call(fn, *args, names=None):
         place = f" at line {where[0]}: `{where[1]}`" if where and where[1] else ""
         raise Fail(f"your function raised {type(error).__name__}: {error}{place}") from None
     for i, (before, after) in enumerate(zip(originals, args)):
+        name = names[i] if names else f"argument {i + 1}"
+        if name in mutable:
+            continue
         if isinstance(after, (np.ndarray, list, dict)) and not _same(before, after):  # data, not e.g. a generator
-            name = names[i] if names else f"argument {i + 1}"
             raise Fail(f"your function changed its input `{name}` in place. Work on a copy (for example "
                        f"`x = x - lr * g` makes a new array, while `x -= lr * g` overwrites the caller's).")
     return result
@@ -255,7 +273,8 @@ def first_differing_row(result, expected, rtol=1e-9, atol=1e-12):
 def close(a, b, rtol=1e-9, atol=1e-12):
     try:
         a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-        return a.shape == b.shape and bool(np.all(np.isclose(a, b, rtol=rtol, atol=atol)
+        # NaN matches NaN: a known mistake that overflows does so in the same places as the learner's code
+        return a.shape == b.shape and bool(np.all(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
                                                   | ((a == b) & np.isinf(a))))
     except (TypeError, ValueError):
         return False
