@@ -9,7 +9,7 @@ from lrcourse import functions as F
 from lrcourse import optim
 from lrcourse import widgets as W
 from lrcourse.runs import run, sgd_sweep
-from lrcourse.theory import gd_rate, heavy_ball_rate, tuned_heavy_ball
+from lrcourse.theory import gd_rate, heavy_ball_rate, nesterov_rate, tuned_heavy_ball, tuned_nesterov
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +102,28 @@ class TestHeavyBallTheory:
 
     def test_beta_zero_is_gradient_descent(self):
         assert heavy_ball_rate(0.3, 0.0, [0.5, 2.0]) == pytest.approx(gd_rate(0.3, [0.5, 2.0]))
+        assert nesterov_rate(0.3, 0.0, [0.5, 2.0]) == pytest.approx(gd_rate(0.3, [0.5, 2.0]))
+
+    @pytest.mark.parametrize("beta", [0.0, 0.5, 0.9])
+    def test_momentum_is_stable_up_to_2_1_plus_beta_over_L(self, beta):
+        limit = 2 * (1 + beta) / 3.0
+        assert heavy_ball_rate(0.999 * limit, beta, [0.1, 3.0]) < 1 < heavy_ball_rate(1.001 * limit, beta, [0.1, 3.0])
+
+    def test_nesterov_rate_is_what_the_optimizer_does(self):
+        f = F.Quadratic((0.1, 2.0), angle=0.4)
+        lr, beta = 0.3, 0.6
+        g = run(f, [1.0, -0.5], optim.SGD(lr=lr, momentum=beta, nesterov=True), 400).gaps
+        assert (g[-1] / g[-101]) ** (1 / 200) == pytest.approx(nesterov_rate(lr, beta, f.eigenvalues), rel=1e-3)
+
+    def test_tuned_nesterov_is_the_best_nesterov_and_slower_than_tuned_heavy_ball(self):
+        mu, L = 0.01, 1.0
+        curvatures = np.linspace(mu, L, 200)
+        lr, beta, rate = tuned_nesterov(mu, L)
+        assert nesterov_rate(lr, beta, curvatures) == pytest.approx(rate, rel=1e-6)
+        grid = [nesterov_rate(a, b, curvatures) for a in np.linspace(0.8, 2.0, 61) for b in np.linspace(0.6, 0.95, 71)]
+        assert min(grid) >= rate - 1e-9  # no (lr, beta) on a fine grid does better in the worst case
+        assert rate == pytest.approx(1 - 2 / np.sqrt(301)) and tuned_heavy_ball(mu, L)[2] == pytest.approx(9 / 11)
+        assert tuned_heavy_ball(mu, L)[2] < rate
 
 
 class TestNewWidgets:
