@@ -44,7 +44,8 @@ def graded(tmp_path_factory):
         "02_good.ipynb": sol02,
         "01_blank.ipynb": ex01,
         # wrong sign, a wrong answer, check cells deleted, and a fake "check" that claims success
-        "01_partial.ipynb": edit(sol01, replace={"def descend": UPHILL, "answer_curvatures = ": "answer_curvatures = (20.57,)"},
+        "01_partial.ipynb": edit(sol01, replace={"def descend": UPHILL,
+                                                 "answer_curvatures = ": "answer_curvatures = (20.57,)"},
                                  drop_checks=True, append=["def check(*a):\n    print('PASSED')"]),
         # a top-level endless loop and a crashing cell: the rest is still graded
         "01_loop_and_crash.ipynb": edit(sol01, replace={"def recover_quadratic": "while True:\n    pass",

@@ -62,7 +62,8 @@ def test_good_schedules_pass(schedule):
 def test_the_advice_quotes_what_the_changed_schedule_really_reaches():
     lrs = np.array([drop(2400, 1e-3)(t) for t in range(ch05.BUDGET)])
     message = check("05.my_schedule", drop(2400, 1e-3)).message
-    shift, reached = re.search(r"played (\d+) steps faster .*? reaches ([0-9.e-]+) on the same batches", message).groups()
+    found = re.search(r"played (\d+) steps faster .*? reaches ([0-9.e-]+) on the same batches", message)
+    shift, reached = found.groups()
     t = np.arange(ch05.BUDGET)
     faster = ch05._warp(lrs, np.minimum(ch05.BUDGET - 1, t * ch05.BUDGET / (ch05.BUDGET - int(shift))))
     assert float(f"{ch05.budget_score(faster)[0]:.2g}") == float(reached)
@@ -295,11 +296,13 @@ def test_an_unsolved_or_wrong_sgd_is_named_as_the_cause():
 # ------------------------------------------------------------------ the closing score
 def test_the_score_lists_what_is_left():
     text = score_text(grade_namespace("01", {}))
-    assert text.startswith("0 of 6 tasks passed.") and "Task 2 (recover the quadratic from its iterates): not attempted" in text
+    assert text.startswith("0 of 6 tasks passed.")
+    assert "Task 2 (recover the quadratic from its iterates): not attempted" in text
     names = {t.name: ref for t in tasks_of("02") for ref in [None]}
     names.update(largest_stable_lr=ch02._largest_stable_lr, best_lr_and_rate=lambda A: (1.0, 1.0))
     text = score_text(grade_namespace("02", names))
-    assert text.startswith("1 of 6 tasks passed.") and "Task 2 (derive the best fixed learning rate and its rate): failed" in text
+    assert text.startswith("1 of 6 tasks passed.")
+    assert "Task 2 (derive the best fixed learning rate and its rate): failed" in text
 
 
 def test_notebook_00s_demonstration_check_is_not_an_exercise_task():

@@ -299,7 +299,8 @@ REGIME_MISTAKES = [
 
 # learning rates that are 1/L or 2/L on paper, computed the way they arise in practice (0.3 / 3 for L = 10):
 # their product with L is not exactly 1 or 2 in floating point, and most are not the float 1/L either
-_ROUNDABOUT = [lambda k, L, m: (k * m / L) / m, lambda k, L, m: k / (L * m) * m, lambda k, L, m: (0.1 * k * m) / (0.1 * m * L),
+_ROUNDABOUT = [lambda k, L, m: (k * m / L) / m, lambda k, L, m: k / (L * m) * m,
+               lambda k, L, m: (0.1 * k * m) / (0.1 * m * L),
                lambda k, L, m: k * (1 / (m * L)) * m]
 
 

@@ -179,6 +179,16 @@ def budget_score(lrs, seeds=SEEDS):
     return gaps[:, :, recorded >= WINDOW].mean(axis=2).max(axis=0)
 
 
+def noise_free_excess(lrs):
+    """The excess loss at the end of full-batch gradient descent from the start with these lrs (no noise)."""
+    problem = budget_problem()
+    eigenvalues, Q = np.linalg.eigh(problem.H)
+    error = Q.T @ (problem.start - problem.minima[0])
+    with np.errstate(all="ignore"):
+        factors = np.prod(1 - np.outer(lrs, eigenvalues), axis=0)  # each direction: the product of 1 - lr_t c
+        return float(0.5 * np.sum(eigenvalues * (factors * error) ** 2))
+
+
 def _warp(v, tau):
     return v[np.clip(np.floor(tau).astype(int), 0, BUDGET - 1)]
 
@@ -236,7 +246,9 @@ def _reaches(score):
 
 def _evidence(direction, amount, score, values):
     """'the same schedule <changed> (<when its lr falls>) reaches <score> ...'"""
-    moved = f" (below {START_LR / 2:g} {_when(_falls_below(values))})" if direction in ("earlier", "later", "slower") else ""
+    moved = ""
+    if direction in ("earlier", "later", "slower"):
+        moved = f" (below {START_LR / 2:g} {_when(_falls_below(values))})"
     return f"the same schedule {_change(direction, amount)}{moved} {_reaches(score)}"
 
 
@@ -280,15 +292,17 @@ def budget_advice(lrs, worst):
     else:
         floor = problem.noise_floor(end, BATCH) if end > 0 else 0.0
         advice = (f"{result} Your lr ends very low (about {end:.2g} over the last 10% of the steps, whose noise floor, "
-                  f"{floor:.2g}, is far below the target): once it has fallen the iterates barely move, and they "
-                  f"stay wherever the noise had left them instead of settling. Decay less far: {evidence}. A final "
+                  f"{floor:.2g}, is far below the target): once it has fallen the iterates move so slowly that much "
+                  f"of the noise they gathered at the high lr is still there at the end, instead of settling. Decay "
+                  f"less far: {evidence}. A final "
                   f"lr whose floor is below the target is low enough.")
     if reached <= TARGET:
         similar = _OPPOSITE[direction] + (("later", "slower") if direction in ("later", "slower") else ())
         others = [i for i in order[1:] if variants[i][0][0] not in (direction,) + similar and scores[i] <= TARGET]
         if others:
             (second, amount2), values2 = variants[others[0]]
-            advice += f" Another change that is enough: {_evidence(second, amount2, float(scores[others[0]]), values2)}."
+            advice += (f" Another change that is enough: "
+                       f"{_evidence(second, amount2, float(scores[others[0]]), values2)}.")
     else:
         pairs = [(key, second) for key, second in _counterfactuals(values)
                  if key[0] != direction and key[0] not in _OPPOSITE[direction]]
@@ -299,13 +313,16 @@ def budget_advice(lrs, worst):
                 (second, amount2), _ = pairs[best]
                 advice += (f" With a second change it gets further: {_change(direction, amount)} and "
                            f"{_change(second, amount2)}, it {_reaches(float(pair_scores[best]))}.")
-    distance = float(np.sum(lrs))
-    if direction in ("later", "slower", "less") and distance * problem.mu < 1:
-        advice += (f" Note that your lrs add up to only {distance:.2g} over the whole run, while along the flattest "
-                   f"direction (curvature mu = {problem.mu:.2g}) the iterate needs a total of several times "
-                   f"1/mu = {1 / problem.mu:.3g} to arrive. A schedule can satisfy the Robbins-Monro conditions "
-                   f"(0.1/(1+t) does) and still stop short: they speak of t going to infinity, not of a budget of "
-                   f"{BUDGET} steps.")
+    noise_free = noise_free_excess(lrs)
+    if direction in ("later", "slower", "less") and noise_free > TARGET:
+        distance = float(np.sum(lrs))
+        advice += (f" Even without any noise, gradient descent with your lrs would end at {noise_free:.2g}: they add "
+                   f"up to only {distance:.2g} over the whole run, and along a direction of curvature c the error "
+                   f"shrinks by about a factor exp(-c x {distance:.2g}), so the directions of curvature below "
+                   f"{1 / distance:.2g} (this problem's run from {problem.mu:.2g} to {problem.L:.2g}) keep more "
+                   f"than a third "
+                   f"of their starting error. A schedule can satisfy the Robbins-Monro conditions (0.1/(1+t) does) "
+                   f"and still stop short: they speak of t going to infinity, not of a budget of {BUDGET} steps.")
     return advice
 
 
@@ -384,6 +401,7 @@ def check_answer_rm_budget(answer, rng):
              "runs without diverging), and the run ends with a finite loss.",
     })
     return ("Correct: the Robbins-Monro conditions describe t going to infinity. On a budget of 3000 steps "
-            "0.1/(1+t) is below 0.001 from step 100 on and its steps add up to less than 1, while the flattest "
-            "direction needs a total of several times 1/mu. A schedule for a budget keeps the lr large long enough "
-            "to arrive, and only then decays.")
+            "0.1/(1+t) is below 0.001 from step 100 on and its steps add up to less than 1; along a direction of "
+            "curvature c the error shrinks by only about exp(-c x 0.86), so even full-batch gradient descent with "
+            "these lrs stops short. A schedule for a budget keeps the lr large long enough to arrive, and only "
+            "then decays.")
