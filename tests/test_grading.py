@@ -42,7 +42,7 @@ REFERENCES = {
     "04.heavy_ball_step": ch04._heavy_ball_step,
     "04.nesterov_step": ch04._nesterov_step,
     "04.tuned_momentum": ch04._tuned,
-    "04.momentum_lr_limit": ch04._momentum_lr_limit,
+    "04.best_momentum": ch04._best_momentum,
     "04.classical_momentum": ch04._classical,
     "04.answer_effective_lr": "c",
     "05.step_decay": ch05._step_decay,
@@ -397,13 +397,16 @@ WRONG = {
         (lambda A: (*ch04._tuned(A)[:2], ch02._best(A)[1]), "uses sqrt(kappa)"),
         (lambda A: ch04._tuned(A)[:2], "return 3 numbers"),
     ],
-    "04.momentum_lr_limit": [
-        (lambda A, beta: 2 / np.linalg.eigvalsh(A)[-1], "gradient descent's limit"),
-        (lambda A, beta: 2 * (1 - beta) / np.linalg.eigvalsh(A)[-1], "'effective lr' argument"),
-        (lambda A, beta: 2 / ((1 + beta) * np.linalg.eigvalsh(A)[-1]), "upside down in beta"),
-        (lambda A, beta: (1 + beta) / np.linalg.eigvalsh(A)[-1], "factor 2 is missing"),
-        (lambda A, beta: 2 * (1 + beta) / np.linalg.eigvalsh(A)[0], "smallest eigenvalue"),
-        (lambda A, beta: ch04._tuned(A)[0], "Polyak's tuned lr"),
+    "04.best_momentum": [
+        (lambda A, lr: ch04._tuned(A)[1:], "Polyak's beta"),
+        (lambda A, lr: ch04._best_momentum(A, lr)[::-1], "(rate, beta)"),
+        (lambda A, lr: (ch04._best_momentum(A, lr)[0],) * 2, "not beta itself"),
+        (lambda A, lr: ch04._best_for(lr, np.linalg.eigvalsh(A)[-1]), "steep direction only"),
+        (lambda A, lr: ch04._best_for(lr, np.linalg.eigvalsh(A)[0]), "flat direction only"),
+        (lambda A, lr: min(ch04._best_for(lr, c) for c in np.linalg.eigvalsh(A)[[0, -1]]), "the smaller of the two"),
+        (lambda A, lr: (lambda b: (b, b ** 0.5))(max((1 - lr * c) ** 2 for c in np.linalg.eigvalsh(A)[[0, -1]])),
+         "with the square root of lr c"),
+        (lambda A, lr: ch04._best_momentum(A, lr)[0], "return 2 numbers"),
     ],
     "04.classical_momentum": [
         (ch04._torch_formulation, "PyTorch's formulation"),
@@ -537,6 +540,23 @@ def test_the_line_that_raised_is_named():
 def test_nan_and_mutation_are_named(task_id):
     nan = returns_nan if TASKS[task_id].name != "largest_stable_lr" else (lambda A: float("nan"))
     assert "NaN" in check(task_id, nan, seed=0).message
+    assert "in place" in check(task_id, mutates_first, seed=0).message
+
+
+@pytest.mark.parametrize("task_id, answer", [
+    ("01.descend", lambda g, x0, lr, tol, m: np.full((3, len(x0)), np.nan)),
+    ("01.recover_quadratic", lambda xs, lr: (float("nan"), 0.0)),
+    ("01.lr_window", lambda L, x0, tol, steps: (float("nan"), 1.0)),
+    ("03.floor_vs_batch", lambda X, y, lr, B, steps, seed: (np.full(len(B), np.nan), -1.0)),
+    ("04.best_momentum", lambda A, lr: (float("nan"), 0.5)),
+])
+def test_nan_from_the_newer_tasks_is_named(task_id, answer):
+    feedback = check(task_id, answer, seed=0)
+    assert feedback.status == "failed" and "NaN" in feedback.message, feedback.message
+
+
+@pytest.mark.parametrize("task_id", ["01.recover_quadratic", "03.floor_vs_batch", "04.best_momentum"])
+def test_inputs_changed_in_place_are_named_in_the_newer_tasks(task_id):
     assert "in place" in check(task_id, mutates_first, seed=0).message
 
 

@@ -184,44 +184,85 @@ def check_tuned_momentum(tuned_momentum, rng):
     return "Correct: lr = 4/(sqrt L + sqrt mu)^2, beta = rate^2, rate = (sqrt(kappa) - 1)/(sqrt(kappa) + 1)."
 
 
-# ---------------------------------------------------------------- task 4: the stability limit with momentum
-def _momentum_lr_limit(A, beta):
-    return 2 * (1 + beta) / _spectrum(A)[1]
+# ---------------------------------------------------------------- task 4: the best momentum for a given lr
+def _best_momentum(A, lr):
+    """The beta that makes heavy ball fastest at this lr, and its rate.
+
+    Along curvature c the roots of z^2 - (1 + beta - lr c) z + beta = 0 have product beta; once they are
+    complex (or double) both have size sqrt(beta), and below that beta one real root is larger. They are double
+    where (1 - sqrt(beta))^2 = lr c, i.e. beta = (1 - sqrt(lr c))^2; the direction that needs the largest such
+    beta is an extreme one, and the rate is max |1 - sqrt(lr c)|: gradient descent's factor with square roots.
+    """
+    mu, L = _spectrum(A)
+    rate = max(abs(1 - np.sqrt(lr * mu)), abs(1 - np.sqrt(lr * L)))
+    return rate ** 2, rate
 
 
-MOMENTUM_LIMIT_MISTAKES = [
-    (lambda A, beta: 2 / _spectrum(A)[1],
-     "2/L is gradient descent's limit; with momentum the steep direction follows x_(t+1) = "
-     "(1 + beta - lr L) x_t - beta x_(t-1), and its roots reach -1 only at lr L = 2 (1 + beta)."),
-    (lambda A, beta: 2 * (1 - beta) / _spectrum(A)[1],
-     "that is the 'effective lr' argument, lr / (1 - beta) < 2/L. It holds where the gradients agree (a gentle "
-     "slope), but divergence starts in the steep direction, where they alternate in sign and momentum damps "
-     "them instead. From the recursion: the root -1 is reached at lr L = 2 (1 + beta)."),
-    (lambda A, beta: 2 / ((1 + beta) * _spectrum(A)[1]),
-     "upside down in beta: momentum lets the lr go *higher* than 2/L, to 2 (1 + beta) / L."),
-    (lambda A, beta: (1 + beta) / _spectrum(A)[1], "a factor 2 is missing: the limit is 2 (1 + beta) / L, which "
-                                                   "is 2/L when beta = 0."),
-    (lambda A, beta: 2 * (1 + beta) / _spectrum(A)[0],
-     "you used the smallest eigenvalue; the steepest direction (largest eigenvalue L) breaks first."),
-    (lambda A, beta: 4 / (np.sqrt(_spectrum(A)[1]) + np.sqrt(_spectrum(A)[0])) ** 2,
-     "that is Polyak's tuned lr (task 3), which is stable; the question is the largest stable lr for this beta."),
+def _best_for(lr, c):
+    return (1 - np.sqrt(lr * c)) ** 2, abs(1 - np.sqrt(lr * c))
+
+
+BEST_MOMENTUM_MISTAKES = [
+    (lambda A, lr: _tuned(A)[1:], "that is Polyak's beta, tuned together with his own lr. For the lr given here the "
+                                  "best beta differs: it is the smallest beta for which both extreme directions have "
+                                  "complex (or double) roots."),
+    (lambda A, lr: (_best_momentum(A, lr)[1], _best_momentum(A, lr)[0]), "you returned (rate, beta); return "
+                                                                          "(beta, rate) in that order."),
+    (lambda A, lr: (_best_momentum(A, lr)[0], _best_momentum(A, lr)[0]),
+     "your beta is right, but the rate is the size of the roots, sqrt(beta), not beta itself: their product is beta "
+     "and, once they are complex, they have the same size."),
+    (lambda A, lr: (lambda b: (b, np.sqrt(b)))(max((1 - lr * _spectrum(A)[0]) ** 2, (1 - lr * _spectrum(A)[1]) ** 2)),
+     "the roots are double where (1 - sqrt(beta))^2 = lr c, so beta = (1 - sqrt(lr c))^2, with the square root of "
+     "lr c; (1 - lr c)^2 is gradient descent's factor squared."),
+    (lambda A, lr: _best_for(lr, _spectrum(A)[1]),
+     "you looked at the steep direction only. Whenever the flat direction needs the larger beta, "
+     "(1 - sqrt(lr mu))^2, that one sets both beta and the rate: take the larger of the two."),
+    (lambda A, lr: _best_for(lr, _spectrum(A)[0]),
+     "you looked at the flat direction only. Whenever the steep direction needs the larger beta, "
+     "(1 - sqrt(lr L))^2, that one sets both beta and the rate: take the larger of the two."),
+    (lambda A, lr: (lambda m, L: (min(m[0], L[0]), min(m[1], L[1])))(_best_for(lr, _spectrum(A)[0]),
+                                                                     _best_for(lr, _spectrum(A)[1])),
+     "you took the smaller of the two betas: then the other extreme direction still has a real root larger than "
+     "sqrt(beta). Take the larger one, so that both directions have roots of size sqrt(beta)."),
 ]
 
 
-@task("04.momentum_lr_limit", "Task 4: the largest stable lr with momentum")
-def check_momentum_lr_limit(momentum_lr_limit, rng):
-    for i in range(6):
-        A = random_spd(rng)
-        beta = 0.0 if i == 5 else float(rng.uniform(0.1, 0.95))
-        result = as_number(call(momentum_lr_limit, A.copy(), beta, names=("A", "beta")), "momentum_lr_limit")
-        expected = _momentum_lr_limit(A, beta)
-        if not close(result, expected, rtol=1e-6):
-            why = diagnose(result, (A, beta), MOMENTUM_LIMIT_MISTAKES, rtol=1e-6)
-            raise Fail(why or f"for this matrix (L = {_spectrum(A)[1]:.4g}) and beta = {beta:.3g} the limit is "
-                              f"{expected:.6g}; you returned {result:.6g}. Find where a root of "
-                              f"z^2 - (1 + beta - lr L) z + beta reaches size 1.")
-    return ("Correct: lr < 2 (1 + beta) / L. Momentum raises the stability limit, which is how the tuned lr can "
-            "exceed gradient descent's 2/L.")
+def _momentum_case(rng, steep):
+    """A matrix and an lr at which the flat direction (steep=False) or the steep one (steep=True) needs the larger beta."""
+    for _ in range(1000):
+        A = random_spd(rng, kappa=float(10 ** rng.uniform(0.3, 1.0)) if steep else None)
+        L = _spectrum(A)[1]
+        lr = float(rng.uniform(3.0, 3.9) if steep else rng.uniform(0.2, 2.5)) / L
+        flat, sharp = _best_for(lr, _spectrum(A)[0])[0], _best_for(lr, L)[0]
+        if (sharp > 1.05 * flat) if steep else (flat > 1.05 * sharp):
+            return A, lr
+    return A, lr
+
+
+@task("04.best_momentum", "Task 4: the best momentum for a given lr")
+def check_best_momentum(best_momentum, rng):
+    answers = []
+    for steep in (False, True, False, True, False):
+        A, lr = _momentum_case(rng, steep)
+        result = as_numbers(call(best_momentum, A.copy(), lr, names=("A", "lr")), ("the beta", "the rate"),
+                            "best_momentum")
+        answers.append((A, lr, result))
+    wrong = [(A, lr, result) for A, lr, result in answers if not close(result, _best_momentum(A, lr), rtol=1e-6)]
+    if wrong:
+        # a known mistake must reproduce every answer, the right ones included: looking at one extreme only is
+        # right whenever that extreme is the worse one, and that is what tells it from other mistakes
+        for mistake, explanation in BEST_MOMENTUM_MISTAKES:
+            if all(close(result, mistake(A, lr), rtol=1e-6) for A, lr, result in answers):
+                raise Fail(explanation)
+        A, lr, result = wrong[0]
+        expected = _best_momentum(A, lr)
+        mu, L = _spectrum(A)
+        raise Fail(f"for this matrix (mu = {mu:.4g}, L = {L:.4g}) and lr = {lr:.4g} the best beta is "
+                   f"{expected[0]:.6g} with rate {expected[1]:.6g}; you returned ({result[0]:.6g}, {result[1]:.6g}). "
+                   f"For which beta are the roots of z^2 - (1 + beta - lr c) z + beta double, at c = mu and at c = L?")
+    return ("Correct: beta = max over the extreme curvatures c of (1 - sqrt(lr c))^2, and the rate is "
+            "max |1 - sqrt(lr c)|: gradient descent's factor |1 - lr c| with square roots. At Polyak's lr the two "
+            "extremes balance, which gives his beta.")
 
 
 # ---------------------------------------------------------------- task 5: the classical formulation
