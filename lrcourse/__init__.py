@@ -2,8 +2,8 @@
 
 The supporting library of the course notebooks:
 
-- ``lrcourse.optim``: SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW in numpy;
-- ``lrcourse.torch_optim``: the same six as ``torch.optim.Optimizer`` subclasses;
+- ``lrcourse.optim``: SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, Adamax, NAdam, RAdam in numpy;
+- ``lrcourse.torch_optim``: the same nine as ``torch.optim.Optimizer`` subclasses;
 - ``lrcourse.schedules``: learning-rate schedules as functions of the step;
 - ``lrcourse.functions``: the test surfaces, with gradients and known minima, and least squares on
   real data with minibatch gradients;

@@ -24,7 +24,7 @@ import numpy as np
 
 from lrcourse import _checks
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam"]
 
 
 class Optimizer:
@@ -266,3 +266,126 @@ class AdamW(Adam):
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
                  *, maximize=False):
         super().__init__(lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+
+
+def _weight_decay(opt, x, g):
+    """L2 (g + wd x) or, when decoupled, a shrink of x by (1 - lr wd): returns (x, g)."""
+    if opt.weight_decay == 0:
+        return x, g
+    if opt.decoupled_weight_decay:
+        return x * (1 - opt.lr * opt.weight_decay), g
+    return x, g + opt.weight_decay * x
+
+
+class Adamax(Optimizer):
+    r"""Adamax (Kingma & Ba 2015, section 7): Adam with an infinity norm in place of the RMS.
+
+    g <- g + weight_decay * x
+    m <- beta1 * m + (1 - beta1) * g
+    u <- max(beta2 * u, |g| + eps)          an exponentially weighted max of |g|
+    x <- x - lr / (1 - beta1^t) * m / u
+    """
+
+    _state_names = ("m", "u")
+
+    def __init__(self, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, *, maximize=False):
+        _checks.eps(eps)
+        _checks.betas(betas)
+        _checks.nonnegative(weight_decay, "weight_decay")
+        self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
+        super().__init__(lr, maximize)
+
+    def _update(self, x, g):
+        beta1, beta2 = self.betas
+        if self.weight_decay != 0:
+            g = g + self.weight_decay * x
+        self.m = beta1 * self.m + (1 - beta1) * g
+        self.u = np.maximum(beta2 * self.u, np.abs(g) + self.eps)  # np.maximum keeps NaN
+        return x - self.lr / (1 - beta1 ** self.t) * self.m / self.u
+
+
+class NAdam(Optimizer):
+    r"""NAdam (Dozat 2016): Adam with Nesterov momentum, and a momentum that warms up.
+
+    g       <- g + weight_decay * x        (decoupled: x <- x * (1 - lr * weight_decay))
+    mu_t    =  beta1 * (1 - 0.5 * 0.96^(t * momentum_decay))      the momentum of step t
+    mu_prod <- mu_prod * mu_t                                      (starts at 1)
+    m       <- beta1 * m + (1 - beta1) * g
+    v       <- beta2 * v + (1 - beta2) * g^2
+    d       =  sqrt(v / (1 - beta2^t)) + eps
+    x       <- x - lr * (1 - mu_t) / (1 - mu_prod) * g / d
+               - lr * mu_(t+1) / (1 - mu_prod * mu_(t+1)) * m / d   the look-ahead at m
+
+    (torch keeps mu_prod in its default dtype, float32 unless changed; ours is float64.)
+    """
+
+    _state_names = ("m", "v", "mu_prod")
+
+    def __init__(self, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
+                 decoupled_weight_decay=False, *, maximize=False):
+        _checks.eps(eps)
+        _checks.betas(betas)
+        _checks.nonnegative(weight_decay, "weight_decay")
+        _checks.nonnegative(momentum_decay, "momentum_decay")
+        self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
+        self.momentum_decay, self.decoupled_weight_decay = momentum_decay, decoupled_weight_decay
+        super().__init__(lr, maximize)
+
+    def _init_state(self, x):
+        self.m, self.v, self.mu_prod = np.zeros_like(x), np.zeros_like(x), 1.0
+
+    def _mu(self, t):
+        return self.betas[0] * (1.0 - 0.5 * 0.96 ** (t * self.momentum_decay))
+
+    def _update(self, x, g):
+        beta1, beta2 = self.betas
+        x, g = _weight_decay(self, x, g)
+        mu, mu_next = self._mu(self.t), self._mu(self.t + 1)
+        self.mu_prod = self.mu_prod * mu
+        self.m = beta1 * self.m + (1 - beta1) * g
+        self.v = beta2 * self.v + (1 - beta2) * g * g
+        d = np.sqrt(self.v / (1 - beta2 ** self.t)) + self.eps
+        x = x - self.lr * (1 - mu) / (1 - self.mu_prod) * g / d
+        return x - self.lr * mu_next / (1 - self.mu_prod * mu_next) * self.m / d
+
+
+class RAdam(Optimizer):
+    r"""RAdam (Liu et al. 2020): Adam whose adaptive step is switched on only once v is reliable.
+
+    g      <- g + weight_decay * x         (decoupled: x <- x * (1 - lr * weight_decay))
+    m      <- beta1 * m + (1 - beta1) * g;   v <- beta2 * v + (1 - beta2) * g^2
+    m_hat  =  m / (1 - beta1^t)
+    rho_oo =  2 / (1 - beta2) - 1;   rho_t = rho_oo - 2 t beta2^t / (1 - beta2^t)
+    r_t    =  sqrt((rho_t - 4)(rho_t - 2) rho_oo / ((rho_oo - 4)(rho_oo - 2) rho_t))
+    x      <- x - lr * m_hat * r_t * sqrt(1 - beta2^t) / (sqrt(v) + eps)     if rho_t > 5
+    x      <- x - lr * m_hat                                                 otherwise (SGD with momentum)
+    """
+
+    _state_names = ("m", "v")
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
+                 *, maximize=False):
+        _checks.eps(eps)
+        _checks.betas(betas)
+        _checks.nonnegative(weight_decay, "weight_decay")
+        self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
+        self.decoupled_weight_decay = decoupled_weight_decay
+        super().__init__(lr, maximize)
+
+    def rho(self, t):
+        """rho_t, the length of the moving average that v approximates at step t (rho_oo at t = infinity)."""
+        beta2 = self.betas[1]
+        rho_inf = 2 / (1 - beta2) - 1
+        return rho_inf - 2 * t * beta2 ** t / (1 - beta2 ** t)
+
+    def _update(self, x, g):
+        beta1, beta2 = self.betas
+        x, g = _weight_decay(self, x, g)
+        self.m = beta1 * self.m + (1 - beta1) * g
+        self.v = beta2 * self.v + (1 - beta2) * g * g
+        m_hat = self.m / (1 - beta1 ** self.t)
+        rho_inf, rho_t = 2 / (1 - beta2) - 1, self.rho(self.t)
+        if rho_t <= 5.0:  # too few gradients in v to trust it: a plain momentum step
+            return x - self.lr * m_hat
+        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        return x - self.lr * m_hat * rect * np.sqrt(1 - beta2 ** self.t) / (np.sqrt(self.v) + self.eps)

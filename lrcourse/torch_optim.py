@@ -1,4 +1,4 @@
-"""The course's six optimizers as ``torch.optim.Optimizer`` subclasses.
+"""The course's optimizers as ``torch.optim.Optimizer`` subclasses.
 
 Each class is a drop-in for its ``torch.optim`` twin: same constructor
 signature (hyperparameter names, defaults, positions and error messages), same
@@ -23,7 +23,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from lrcourse import _checks
 
-__all__ = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "ScheduleLR"]
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "ScheduleLR"]
 
 _IMPLEMENTATION_SWITCHES = ("foreach", "fused", "capturable", "differentiable")
 
@@ -236,11 +236,7 @@ class Adam(_Optimizer):
 
     def _update(self, p, g, state, group):
         (beta1, beta2), lr, t = group["betas"], group["lr"], state["step"]
-        if group["weight_decay"] != 0:
-            if group["decoupled_weight_decay"]:
-                p.mul_(1 - lr * group["weight_decay"])                  # x (1 - lr wd)   (AdamW)
-            else:
-                g = g.add(p, alpha=group["weight_decay"])               # g + wd x        (Adam)
+        g = _decay_weights(p, g, group)                                  # L2 (Adam) or decoupled (AdamW)
         m = state["m"].lerp_(g, 1 - beta1)                              # beta1 m + (1-beta1) g
         v = state["v"].mul_(beta2).addcmul_(g, g, value=1 - beta2)      # beta2 v + (1-beta2) g^2
         if group["amsgrad"]:
@@ -257,6 +253,104 @@ class AdamW(Adam):
                  amsgrad=False, *, maximize=False, **switches):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
                          decoupled_weight_decay=True, **switches)
+
+
+def _decay_weights(p, g, group):
+    """L2 (returns g + wd x) or, when decoupled, shrinks p in place by (1 - lr wd) (returns g)."""
+    if group["weight_decay"] == 0:
+        return g
+    if group.get("decoupled_weight_decay"):
+        p.mul_(1 - group["lr"] * group["weight_decay"])                # x (1 - lr wd)
+        return g
+    return g.add(p, alpha=group["weight_decay"])                        # g + wd x
+
+
+def _adam_family_checks(lr, betas, eps, weight_decay):
+    _checks.lr(lr)
+    _checks.eps(eps)
+    _checks.betas(betas)
+    _checks.nonnegative(weight_decay, "weight_decay")
+
+
+class Adamax(_Optimizer):
+    """Adamax; see ``lrcourse.optim.Adamax``."""
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
+                 maximize=False, **switches):
+        _adam_family_checks(lr, betas, eps, weight_decay)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize)
+        super().__init__(params, defaults, dict(switches, foreach=foreach))
+
+    def _init_state(self, state, p, group):
+        state["m"], state["u"] = _zeros(p), _zeros(p)
+
+    def _update(self, p, g, state, group):
+        (beta1, beta2), t = group["betas"], state["step"]
+        g = _decay_weights(p, g, group)
+        m = state["m"].lerp_(g, 1 - beta1)                              # beta1 m + (1-beta1) g
+        bound = torch.abs(g, out=self._buffer(p)).add_(group["eps"])    # |g| + eps
+        u = torch.maximum(state["u"].mul_(beta2), bound, out=state["u"])  # max(beta2 u, |g| + eps)
+        p.addcdiv_(m, u, value=-group["lr"] / (1 - beta1 ** t))         # x - lr / (1-beta1^t) m / u
+
+
+class NAdam(_Optimizer):
+    """NAdam; see ``lrcourse.optim.NAdam``. ``mu_prod`` is kept as torch keeps it: a scalar tensor in
+    torch's default dtype (float32 unless changed)."""
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False, **switches):
+        _adam_family_checks(lr, betas, eps, weight_decay)
+        _checks.nonnegative(momentum_decay, "momentum_decay")
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
+                        maximize=maximize)
+        super().__init__(params, defaults, dict(switches, foreach=foreach))
+
+    def _init_state(self, state, p, group):
+        scalar = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+        state["m"], state["v"] = _zeros(p), _zeros(p)
+        state["mu_prod"] = torch.tensor(1.0, dtype=scalar)
+
+    def _update(self, p, g, state, group):
+        (beta1, beta2), lr, t = group["betas"], group["lr"], state["step"]
+        g = _decay_weights(p, g, group)
+        mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * group["momentum_decay"]))            # mu_t
+        mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * group["momentum_decay"]))  # mu_(t+1)
+        mu_prod = state["mu_prod"].mul_(mu).item()                      # mu_1 mu_2 ... mu_t
+        m = state["m"].lerp_(g, 1 - beta1)                              # beta1 m + (1-beta1) g
+        v = state["v"].mul_(beta2).addcmul_(g, g, value=1 - beta2)      # beta2 v + (1-beta2) g^2
+        d = torch.div(v, 1 - beta2 ** t, out=self._buffer(p)).sqrt_().add_(group["eps"])  # sqrt(v_hat) + eps
+        p.addcdiv_(g, d, value=-lr * (1 - mu) / (1 - mu_prod))          # the gradient's part
+        p.addcdiv_(m, d, value=-lr * mu_next / (1 - mu_prod * mu_next))  # the look-ahead momentum's part
+
+
+class RAdam(_Optimizer):
+    """RAdam; see ``lrcourse.optim.RAdam``."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False, **switches):
+        _adam_family_checks(lr, betas, eps, weight_decay)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+        super().__init__(params, defaults, dict(switches, foreach=foreach))
+
+    def _init_state(self, state, p, group):
+        state["m"], state["v"] = _zeros(p), _zeros(p)
+
+    def _update(self, p, g, state, group):
+        (beta1, beta2), lr, t = group["betas"], group["lr"], state["step"]
+        g = _decay_weights(p, g, group)
+        m = state["m"].lerp_(g, 1 - beta1)                              # beta1 m + (1-beta1) g
+        v = state["v"].mul_(beta2).addcmul_(g, g, value=1 - beta2)      # beta2 v + (1-beta2) g^2
+        m_hat = m / (1 - beta1 ** t)                                    # m / (1 - beta1^t)
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * t * beta2 ** t / (1 - beta2 ** t)
+        if rho_t > 5.0:
+            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+            d = torch.sqrt(v, out=self._buffer(p)).add_(group["eps"])   # sqrt(v) + eps
+            p.add_(m_hat * lr * ((1 - beta2 ** t) ** 0.5 / d) * rect, alpha=-1.0)  # x - lr m_hat r_t sqrt(1-b2^t)/d
+        else:
+            p.add_(m_hat * lr, alpha=-1.0)                              # x - lr m_hat (momentum only)
 
 
 class ScheduleLR(LRScheduler):

@@ -73,6 +73,21 @@ def adam(rng, on):
     return kw
 
 
+def adamax(rng, on):
+    kw = dict(lr=log_uniform(rng, 1e-3, 0.1),
+              betas=(rng.uniform(0.5, 0.95), rng.uniform(0.9, 0.9999)))
+    if "eps" in on:
+        kw["eps"] = log_uniform(rng, 1e-10, 1e-3)
+    return kw
+
+
+def nadam(rng, on):
+    kw = adamax(rng, on)
+    if "momentum_decay" in on:
+        kw["momentum_decay"] = log_uniform(rng, 1e-3, 0.1)
+    return kw
+
+
 OPTIMIZERS = {
     "SGD": (sgd, ["momentum", "dampening", "nesterov"]),
     "Adagrad": (adagrad, ["lr_decay", "initial_accumulator_value", "eps"]),
@@ -80,6 +95,9 @@ OPTIMIZERS = {
     "Adadelta": (adadelta, ["rho", "eps", "rho+eps"]),
     "Adam": (adam, ["amsgrad", "eps"]),
     "AdamW": (adam, ["amsgrad", "eps"]),
+    "Adamax": (adamax, ["eps"]),
+    "NAdam": (nadam, ["momentum_decay", "decoupled_weight_decay", "eps"]),
+    "RAdam": (adamax, ["decoupled_weight_decay", "eps"]),
 }
 COMMON = ["plain", "weight_decay", "maximize", "lr_changes", "everything"]
 
@@ -100,8 +118,10 @@ def make_case(name, variant, seed):
         on = {option for v in variants for option in v.split("+")} | {"weight_decay", "maximize"}
         on.discard("dampening")  # torch forbids dampening with nesterov
     kwargs = sampler(rng, on)
-    if "weight_decay" in on:
+    if {"weight_decay", "decoupled_weight_decay"} & on:
         kwargs["weight_decay"] = rng.uniform(0.01, 0.1)
+    if "decoupled_weight_decay" in on:
+        kwargs["decoupled_weight_decay"] = True
     if "maximize" in on:
         kwargs["maximize"] = True
     problem = NoisyQuadratic(seed, maximize="maximize" in on)
@@ -111,8 +131,18 @@ def make_case(name, variant, seed):
     return kwargs, problem, lrs
 
 
+@pytest.fixture
+def float64_scalars():
+    """torch's NAdam keeps its momentum product in the default dtype (float32 unless changed); the
+    numpy version computes in float64 throughout, so compare them with float64 as torch's default."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
+
+
 @pytest.mark.parametrize("name, variant, seed", CASES)
-def test_numpy_optimizer_matches_torch(name, variant, seed):
+def test_numpy_optimizer_matches_torch(name, variant, seed, float64_scalars):
     kwargs, problem, lrs = make_case(name, variant, seed)
     reference = torch_trajectory(getattr(torch.optim, name), kwargs, problem, lrs)
     ours = numpy_trajectory(getattr(optim, name)(**kwargs), problem, lrs)
@@ -127,6 +157,17 @@ def test_torch_optimizer_matches_torch(name, variant, seed):
     assert_same_trajectory(ours, reference, f"lrcourse.torch_optim.{name}({kwargs})")
 
 
+@pytest.mark.parametrize("variant", ["plain", "everything"])
+def test_torch_nadam_is_bit_identical_with_float32_scalars_too(variant):
+    """With torch's default dtype left at float32, torch rounds NAdam's momentum product to float32 at
+    every step; our torch version keeps it exactly as torch does."""
+    kwargs, problem, lrs = make_case("NAdam", variant, 0)
+    assert torch.get_default_dtype() == torch.float32
+    reference = torch_trajectory(torch.optim.NAdam, kwargs, problem, lrs)
+    ours = torch_trajectory(torch_optim.NAdam, kwargs, problem, lrs)
+    np.testing.assert_array_equal(ours, reference)
+
+
 def test_every_option_is_exercised():
     """Guard against a variant list that silently stops covering an option."""
     covered = {name: set() for name in OPTIMIZERS}
@@ -139,6 +180,9 @@ def test_every_option_is_exercised():
         "Adadelta": {"lr", "rho", "eps", "weight_decay", "maximize"},
         "Adam": {"lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"},
         "AdamW": {"lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"},
+        "Adamax": {"lr", "betas", "eps", "weight_decay", "maximize"},
+        "NAdam": {"lr", "betas", "eps", "weight_decay", "momentum_decay", "decoupled_weight_decay", "maximize"},
+        "RAdam": {"lr", "betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize"},
     }
     assert covered == expected
 

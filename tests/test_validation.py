@@ -31,7 +31,8 @@ BAD_OPTIMIZER_ARGS = [
     ("Adadelta", dict(rho=-0.1)),
     ("Adadelta", dict(eps=-1e-6)),
     ("Adadelta", dict(weight_decay=-0.1)),
-    *[(name, kw) for name in ("Adam", "AdamW") for kw in (
+    ("NAdam", dict(momentum_decay=-0.1)),
+    *[(name, kw) for name in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam") for kw in (
         dict(lr=-1e-3),
         dict(eps=-1e-8),
         dict(betas=(1.0, 0.999)),
@@ -63,7 +64,7 @@ def test_torch_optimizer_rejects_with_torchs_message(name, kwargs):
     assert str(error.value) == torch_message(name, kwargs)
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW"])
+@pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam"])
 def test_nan_hyperparameters_are_rejected(name):
     """torch lets lr=NaN through (NaN < 0 is False); a NaN lr is still never valid."""
     with pytest.raises(ValueError, match="Invalid learning rate: nan"):
