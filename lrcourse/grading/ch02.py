@@ -202,7 +202,7 @@ def check_lr_sweep(lr_sweep, rng):
         x0 = rng.normal(size=len(A))
         limit = 2.0 / _spectrum(A)[1]
         # four stable lrs, one that diverges more slowly (|1 - lr L| of 4 to 7: its loss overflows to inf
-        # within the run, however small x0's component along the steepest direction, down to 1e-100) and one
+        # within the run unless x0 has almost no component along the steepest direction, below 1e-70) and one
         # that diverges fast enough for x itself to overflow, after which inf - inf gives NaN
         lrs = np.sort(np.concatenate([limit * rng.uniform(0.05, 0.95, 4), limit * rng.uniform(2.5, 4.0, 1),
                                       limit * rng.uniform(6.0, 10.0, 1)]))
