@@ -139,6 +139,13 @@ class TestNewWidgets:
         w.controls["lr"].value = 1.0
         assert "diverged" in w.status.value and "Could not draw" not in w.status.value
 
+    def test_sgd_explorer_says_when_a_run_has_not_settled(self, problem):
+        w = W.sgd_explorer(problem)
+        w.controls["lr"].value = 0.001           # slow: still far above its floor after 3000 steps
+        assert "not settled yet" in w.status.value
+        w.controls["lr"].value = 0.05
+        assert "not settled" not in w.status.value and "measured" in w.status.value
+
     def test_momentum_explorer_tuned_button_reaches_the_predicted_rate(self):
         w = W.momentum_explorer()
         w.controls["kappa"].value = 100

@@ -96,9 +96,14 @@ def sgd_explorer(problem=None, steps=3000, seed=0):
         else:
             level = float(np.mean(curve[len(curve) // 2:]))
             measured.set_data([lr], [level])
+            quarter = len(curve) // 4   # still falling from the third quarter to the last: not on its floor yet
+            settled = np.mean(curve[2 * quarter:3 * quarter]) <= 1.2 * np.mean(curve[3 * quarter:])
             text = (f"batch {batch_size}, lr = {lr:.3g}: noise floor predicted {floor:.3g}, "
                     f"measured {level:.3g} (mean over the second half)")
-            title = f"batch {batch_size}, lr = {lr:.3g}: floor {floor:.3g} predicted, {level:.3g} measured"
+            if not settled:
+                text += f"; the run is still falling at step {steps}: not settled yet, so it lies above its floor"
+            title = (f"batch {batch_size}, lr = {lr:.3g}: floor {floor:.3g} predicted, {level:.3g} measured"
+                     + ("" if settled else " (not settled)"))
         ax_loss.set_title(title, fontsize=9)
         ax_floor.set_title(f"the floor grows with the lr (batch {batch_size})", fontsize=10)
         return text + "."
