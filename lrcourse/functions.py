@@ -376,22 +376,44 @@ class LeastSquares(Surface):
         approximation lr tr(Sigma) / (4 B): proportional to lr, inversely to B.
         Returns inf where SGD is unstable (no stationary state: the solution P is then no covariance).
         """
-        B, d = batch_size, self.dim
         if not exact or lr * self.L < 1e-9:  # the approximation is exact to ~1e-9 there; the solve is not
-            return lr * np.trace(self.gradient_noise) / (4 * B)
-        identity = np.eye(d * d)
-        K = np.kron(self.H, np.eye(d)) + np.kron(np.eye(d), self.H)       # P -> HP + PH
+            return lr * np.trace(self.gradient_noise) / (4 * batch_size)
+        P = self.stationary_covariance(lr, batch_size)
+        return np.inf if P is None else 0.5 * float(np.trace(self.H @ P))
+
+    def _covariance_map(self, lr, batch_size):
+        """The matrix of P -> E[(I - lr H_b) P (I - lr H_b)] acting on P flattened, and the noise lr^2 Sigma / B."""
+        d, B = self.dim, batch_size
+        K = np.kron(self.H, np.eye(d)) + np.kron(np.eye(d), self.H)         # P -> HP + PH
         HH = np.kron(self.H, self.H)                                          # P -> HPH
-        M = self._fourth_moment()  # P -> E[x x^T P x x^T]
-        system = lr * K - lr ** 2 * (HH + (M - HH) / B)
-        rhs = lr ** 2 * self.gradient_noise.reshape(-1) / B
-        P = np.linalg.solve(system if np.any(system) else identity, rhs).reshape(d, d)
-        floor = 0.5 * float(np.trace(self.H @ P))
+        M = self._fourth_moment()                                             # P -> E[x x^T P x x^T]
+        step = np.eye(d * d) - lr * K + lr ** 2 * (HH + (M - HH) / B)
+        return step, lr ** 2 * self.gradient_noise.reshape(-1) / B
+
+    def stationary_covariance(self, lr, batch_size=1):
+        """The covariance P of w - w* at which constant-lr SGD settles, or None where it never settles."""
+        d = self.dim
+        step, noise = self._covariance_map(lr, batch_size)
+        P = np.linalg.solve(np.eye(d * d) - step if lr > 0 else np.eye(d * d), noise).reshape(d, d)
         # The map P -> E[(I - lr H_b) P (I - lr H_b)] keeps covariances positive semidefinite, so (Perron-
         # Frobenius on that cone) it has spectral radius < 1, i.e. SGD settles, exactly when the solution P
         # of the equation above is itself a covariance. A 10x10 check instead of a 100x100 eigenproblem.
-        stable = np.linalg.eigvalsh((P + P.T) / 2)[0] >= 0 and floor > 0
-        return floor if stable else np.inf
+        stable = np.linalg.eigvalsh((P + P.T) / 2)[0] >= 0 and np.trace(self.H @ P) > 0
+        return P if stable else None
+
+    def expected_excess(self, lrs, batch_size, P0):
+        """Exact E[f(w_t) - f*] for t = 0 .. len(lrs) of SGD with lr ``lrs[t]`` at step t, started from an
+        error of mean 0 and covariance ``P0`` (a settled run, e.g. ``stationary_covariance(lr, B)``)."""
+        d = self.dim
+        P, out, maps = np.asarray(P0, dtype=np.float64).reshape(-1), [], {}
+        for lr in lrs:
+            out.append(0.5 * float(np.trace(self.H @ P.reshape(d, d))))
+            if lr not in maps:
+                maps[lr] = self._covariance_map(lr, batch_size)
+            step, noise = maps[lr]
+            P = step @ P + noise
+        out.append(0.5 * float(np.trace(self.H @ P.reshape(d, d))))
+        return np.array(out)
 
     def _fourth_moment(self):
         if getattr(self, "_M", None) is None:
