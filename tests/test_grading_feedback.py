@@ -306,5 +306,5 @@ def test_the_score_lists_what_is_left():
 
 
 def test_notebook_00s_demonstration_check_is_not_an_exercise_task():
-    assert "01.gd_step" in TASKS and TASKS["01.gd_step"].title == "Task 1: one gradient-descent step"
+    assert "01.gd_step" in TASKS and TASKS["01.gd_step"].title == "Notebook 00, a first check: one gradient-descent step"
     assert "01.gd_step" not in [t.id for t in tasks_of("01")]

@@ -34,7 +34,7 @@ GD_STEP_MISTAKES = [
 ]
 
 
-@task("01.gd_step", "Task 1: one gradient-descent step", exercise=False)
+@task("01.gd_step", "Notebook 00, a first check: one gradient-descent step", exercise=False)
 def check_gd_step(gd_step, rng):
     for _ in range(5):
         d = int(rng.integers(1, 6))
