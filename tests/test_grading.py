@@ -604,7 +604,7 @@ def test_feedback_renders_as_html_and_text():
     feedback = check("01.gd_step", lambda x, g, lr: x + lr * g, seed=0)
     html = feedback._repr_html_()
     assert "failed" in html and "up* the slope" in html and "<script" not in html
-    assert str(feedback).startswith("[FAILED] Task 1")
+    assert str(feedback).startswith("[FAILED] Notebook 00, a first check")
 
 
 def test_a_bug_in_a_checker_is_reported_as_such(monkeypatch):
