@@ -13,13 +13,16 @@ Each surface also carries
 ``Quadratic`` adds its closed forms (smoothness ``L``, strong convexity
 ``mu``, condition number ``kappa``, the stability limit ``2/L``, the best fixed
 lr ``2/(mu+L)`` and its rate); ``Noisy`` wraps any surface with a seeded
-Gaussian gradient noise, for the stochastic chapters.
+Gaussian gradient noise, for the stochastic chapters. ``LeastSquares`` and
+``Logistic`` are models fitted to data, with minibatch gradients for one run
+(``minibatch_gradient``) or many at once (``batch_gradient``, ``excess``).
 """
 
 import numpy as np
+from scipy.special import expit
 
 __all__ = ["Surface", "Quadratic", "Rosenbrock", "Beale", "Saddle", "Himmelblau", "TwoBasin",
-           "Noisy", "LeastSquares", "SURFACES"]
+           "Noisy", "LeastSquares", "Logistic", "SURFACES"]
 
 
 class Surface:
@@ -357,6 +360,16 @@ class LeastSquares(Surface):
         r, X = self._residual(np.asarray(w, dtype=np.float64), idx)
         return X.T @ r / len(idx)
 
+    def batch_gradient(self, W, idx):
+        """Minibatch gradients of many runs at once: ``W`` (S, d, k), ``idx`` (S, B) rows per run group."""
+        X, y = self.X[idx], self.y[idx]                                  # (S, B, d), (S, B)
+        return X.transpose(0, 2, 1) @ (X @ W - y[:, :, None]) / idx.shape[1]
+
+    def excess(self, W):
+        """f(w) - f* = (w - w*)^T H (w - w*) / 2 for many runs at once: ``W`` (S, d, k) -> (S, k)."""
+        e = W - self.minima[0][:, None]
+        return 0.5 * np.sum(e * (self.H @ e), axis=-2)
+
     @property
     def gradient_noise(self):
         """Covariance of a one-sample gradient at the optimum: (1/n) sum_i r_i^2 x_i x_i^T."""
@@ -420,6 +433,115 @@ class LeastSquares(Surface):
             outer = np.einsum("ni,nj->nij", self.X, self.X)
             self._M = np.einsum("nij,nkl->ikjl", outer, outer).reshape(self.dim ** 2, -1) / self.n
         return self._M
+
+
+class Logistic(Surface):
+    """Logistic regression with a small ridge: f(w) = mean_i [log(1 + e^(x_i.w)) - y_i x_i.w] + l2/2 |w|^2.
+
+    Labels ``y`` are 0 or 1; a column of ones in ``X`` plays the intercept. The ridge makes the minimum
+    unique and finite even when the classes can be separated; ``minima`` holds it (Newton's method).
+    ``minibatch_gradient(w, idx)`` is the gradient on the rows ``idx``, ``batch_gradient(W, idx)`` the
+    same for many runs at once, and ``X_test``/``y_test`` (if given) a held-out set for ``test_loss``.
+    ``Logistic.zipf()`` builds sparse binary features whose frequencies follow a Zipf law, as words do;
+    ``Logistic.digits()`` the 8x8 handwritten digits bundled with scikit-learn (no download).
+    """
+
+    def __init__(self, X, y, l2=1e-3, X_test=None, y_test=None, name="logistic regression"):
+        self.X = np.asarray(X, dtype=np.float64)
+        self.y = np.asarray(y, dtype=np.float64)
+        self.n, self.dim = self.X.shape
+        self.l2, self.name = l2, name
+        self.X_test = None if X_test is None else np.asarray(X_test, dtype=np.float64)
+        self.y_test = None if y_test is None else np.asarray(y_test, dtype=np.float64)
+        self.start = np.zeros(self.dim)
+        self.frequency = np.mean(self.X != 0, axis=0)  # how often each feature is present (nonzero)
+        self.minima = self._newton()[None, :]
+        r = 1.5 * max(1.0, float(np.max(np.abs(self.minima))))
+        self.bounds = tuple((c - r, c + r) for c in self.minima[0])
+
+    @classmethod
+    def zipf(cls, n=4000, dim=100, exponent=1.0, top=0.5, n_test=4000, l2=1e-3, seed=0):
+        """Binary features, feature j present with probability top / (j + 1)^exponent; an intercept column.
+
+        The true weights are standard normal; each label is drawn from the logistic model, so the Bayes
+        error is not zero. ``n`` training and ``n_test`` held-out examples come from the same law.
+        """
+        rng = np.random.default_rng(seed)
+        frequency = top / np.arange(1, dim + 1) ** exponent
+        w_true = rng.standard_normal(dim + 1)
+
+        def sample(m):
+            X = np.column_stack([np.ones(m), (rng.random((m, dim)) < frequency).astype(np.float64)])
+            return X, (rng.random(m) < 1 / (1 + np.exp(-X @ w_true))).astype(np.float64)
+
+        (X, y), (X_test, y_test) = sample(n), sample(n_test)
+        problem = cls(X, y, l2, X_test, y_test, name=f"logistic regression, {dim} Zipf features")
+        problem.w_true = w_true
+        return problem
+
+    @classmethod
+    def digits(cls, target=lambda digit: digit % 2 == 1, l2=1e-3, test_fraction=0.5, seed=0):
+        """The 1797 handwritten 8x8 digits (pixels scaled to [0, 1], plus an intercept), a binary target.
+
+        ``target(digit)`` says which digits are class 1 (default: the odd ones). A random half is held
+        out for ``test_loss``. Border pixels are almost always 0: rare features.
+        """
+        from sklearn.datasets import load_digits
+
+        data = load_digits()
+        X = np.column_stack([np.ones(len(data.target)), data.data / 16.0])
+        y = np.array([float(target(d)) for d in data.target])
+        order = np.random.default_rng(seed).permutation(len(y))
+        cut = int(round(len(y) * (1 - test_fraction)))
+        train, test = order[:cut], order[cut:]
+        return cls(X[train], y[train], l2, X[test], y[test], name="logistic regression on the digits")
+
+    def _loss(self, W, X, y):
+        z = np.einsum("nd,...dk->...nk", X, W) if W.ndim > 1 else X @ W
+        data = np.logaddexp(0.0, z) - (y[:, None] if W.ndim > 1 else y) * z
+        penalty = 0.5 * self.l2 * np.sum(W * W, axis=-2 if W.ndim > 1 else 0)
+        return np.mean(data, axis=-2 if W.ndim > 1 else 0) + penalty
+
+    def value(self, w):
+        return self._loss(w, self.X, self.y)
+
+    def test_loss(self, w):
+        """The mean logistic loss on the held-out examples (without the ridge)."""
+        z = np.einsum("nd,...dk->...nk", self.X_test, w) if w.ndim > 1 else self.X_test @ w
+        y = self.y_test[:, None] if w.ndim > 1 else self.y_test
+        return np.mean(np.logaddexp(0.0, z) - y * z, axis=-2 if w.ndim > 1 else 0)
+
+    def gradient(self, w):
+        return self.minibatch_gradient(w, slice(None))
+
+    def excess(self, W):
+        """f(w) - f* for many runs at once: ``W`` (S, d, k) -> (S, k)."""
+        return self._loss(W, self.X, self.y) - self.min_value
+
+    def minibatch_gradient(self, w, idx):
+        """The gradient on the rows ``idx`` only: X_b^T (sigmoid(X_b w) - y_b) / B + l2 w."""
+        X, y = self.X[idx], self.y[idx]
+        z = X @ w
+        residual = expit(z) - (y if w.ndim == 1 else y[:, None])
+        return X.T @ residual / len(X) + self.l2 * w
+
+    def batch_gradient(self, W, idx):
+        """Minibatch gradients of many runs at once: ``W`` (S, d, k), ``idx`` (S, B) rows per run group."""
+        X, y = self.X[idx], self.y[idx]                                  # (S, B, d), (S, B)
+        residual = expit(X @ W) - y[:, :, None]                      # (S, B, k)
+        return X.transpose(0, 2, 1) @ residual / idx.shape[1] + self.l2 * W
+
+    def _newton(self, iterations=50):
+        w = np.zeros(self.dim)
+        for _ in range(iterations):
+            p = expit(self.X @ w)
+            g = self.X.T @ (p - self.y) / self.n + self.l2 * w
+            H = (self.X * (p * (1 - p))[:, None]).T @ self.X / self.n + self.l2 * np.eye(self.dim)
+            step = np.linalg.solve(H, g)
+            w = w - step
+            if np.max(np.abs(step)) < 1e-13 * max(1.0, np.max(np.abs(w))):
+                break
+        return w
 
 
 SURFACES = {

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Run", "run", "regime_1d", "REGIMES", "describe"]
+__all__ = ["Run", "run", "regime_1d", "REGIMES", "describe", "gd_sweep", "sweep", "sgd_sweep", "minibatch_sweep",
+           "MinibatchRuns"]
 
 REGIMES = {
     "monotone": "0 < lr < 1/L: x shrinks towards 0 without changing sign",
@@ -136,15 +137,30 @@ def gd_sweep(f, x0, lrs, steps, blowup=1e6, limit=None):
     it did not), by the same rule as ``run``. ``f`` must accept a batch of
     points of shape ``(dim, n)``, as every surface in ``lrcourse.functions`` does.
     """
+    from lrcourse.optim import SGD
+
+    return sweep(f, x0, SGD(), lrs, steps, blowup, limit)
+
+
+def sweep(f, x0, optimizer, lrs, steps, blowup=1e6, limit=None):
+    """Any optimizer of ``lrcourse.optim`` on a surface, for many learning rates at once.
+
+    The optimizer's ``lr`` is replaced by the array ``lrs``: its update rules are elementwise, so one
+    optimizer steps every run side by side, each column of its state (``s``, ``m``, ``v`` ...) one
+    run's. Afterwards the optimizer still holds that state, for a look at it. Returns
+    ``(finals, gaps, diverged_at)`` as ``gd_sweep`` does, by the same rule as ``run``.
+    """
     lrs = np.asarray(lrs, dtype=np.float64)
     x = np.repeat(np.array(x0, dtype=np.float64).reshape(f.dim, 1), len(lrs), axis=1)
     f_min = f.min_value
     ceiling, limit = _divergence_bounds(f, float(f(x[:, 0])) - f_min, blowup, limit)
     diverged_at = np.zeros(len(lrs), dtype=int)
     alive = np.ones(len(lrs), dtype=bool)
+    optimizer.reset()
+    optimizer.lr = lrs
     with np.errstate(all="ignore"):
         for t in range(steps):
-            x[:, alive] = x[:, alive] - lrs[alive] * f.grad(x[:, alive])
+            x = optimizer.step(x, f.grad(x))
             gap = f(x) - f_min
             bad = alive & (~np.isfinite(gap) | (gap > ceiling) | np.any(np.abs(x) > limit, axis=0))
             diverged_at[bad] = t + 1
@@ -215,3 +231,47 @@ def sgd_sweep(problem, lrs, batch_size, steps, seed=0, every=1, blowup=1e6, star
                 gaps.append(np.where(alive, np.maximum(gap, 0.0), np.inf))
     gaps = np.stack(gaps, axis=-1)  # (S, k, recorded)
     return np.array(recorded), (gaps if np.ndim(seed) else gaps[0])
+
+
+@dataclass
+class MinibatchRuns:
+    """What ``minibatch_sweep`` returns."""
+    recorded: np.ndarray    # the steps 0, every, 2*every, ... at which the excess loss was measured
+    gaps: np.ndarray        # f(w) - f* there: (S, k, len(recorded)), or (k, len(recorded)) for one seed
+    weights: np.ndarray     # the final points: (S, dim, k), or (dim, k) for one seed; NaN where diverged
+    optimizer: object       # the optimizer, holding every run's state side by side
+
+
+def minibatch_sweep(problem, optimizer, lrs, batch_size, steps, seed=0, every=1, blowup=1e6, start=None):
+    """Any optimizer of ``lrcourse.optim`` with minibatch gradients, for many learning rates and seeds at once.
+
+    ``problem`` is a ``LeastSquares`` or ``Logistic``: it gives ``batch_gradient(W, idx)`` and
+    ``excess(W)``. Each seed draws its own batches (the rows ``sgd_sweep`` draws for the same seed); the
+    k runs of a seed share them. The optimizer's ``lr`` is replaced by the array ``lrs``, as in
+    ``sweep``. A run that diverges (its excess loss grows ``blowup`` times past its start, or overflows)
+    is ``inf`` from then on.
+    """
+    seeds = np.atleast_1d(np.asarray(seed, dtype=np.int64))
+    lrs = np.asarray(lrs, dtype=np.float64)
+    start = problem.start if start is None else np.asarray(start, dtype=np.float64)
+    S, k = len(seeds), len(lrs)
+    idx = np.stack([np.random.default_rng(int(s)).integers(0, problem.n, (steps, batch_size)) for s in seeds])
+    W = np.repeat(np.repeat(start[None, :, None], S, axis=0), k, axis=2)   # (S, d, k)
+    ceiling = blowup * max(float(problem.excess(W)[0, 0]), 1e-3)
+    alive = np.ones((S, k), dtype=bool)
+    optimizer.reset()
+    optimizer.lr = lrs
+    recorded, gaps = [0], [np.maximum(problem.excess(W), 0.0)]
+    with np.errstate(all="ignore"):
+        for t in range(steps):
+            W = optimizer.step(W, problem.batch_gradient(W, idx[:, t]))
+            if (t + 1) % every == 0 or t + 1 == steps:
+                gap = problem.excess(W)
+                alive &= np.isfinite(gap) & (gap <= ceiling)
+                recorded.append(t + 1)
+                gaps.append(np.where(alive, np.maximum(gap, 0.0), np.inf))
+    gaps = np.stack(gaps, axis=-1)
+    W = np.where(alive[:, None, :], W, np.nan)
+    if not np.ndim(seed):
+        gaps, W = gaps[0], W[0]
+    return MinibatchRuns(np.array(recorded), gaps, W, optimizer)

@@ -1,0 +1,101 @@
+"""The library behind chapters 06-09: logistic regression on sparse data, sweeps of any optimizer."""
+
+import numpy as np
+import pytest
+import torch
+
+from lrcourse import functions as F
+from lrcourse import optim
+from lrcourse.runs import gd_sweep, minibatch_sweep, run, sgd_sweep, sweep
+
+
+@pytest.fixture(scope="module")
+def zipf():
+    return F.Logistic.zipf()
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return F.Logistic.digits()
+
+
+class TestLogistic:
+    @pytest.mark.parametrize("name", ["zipf", "digits"])
+    def test_gradient_minimum_and_batches(self, name, request):
+        p = request.getfixturevalue(name)
+        rng = np.random.default_rng(0)
+        w = 0.1 * rng.normal(size=p.dim)
+        h = 1e-6
+        fd = np.array([(p(w + h * e) - p(w - h * e)) / (2 * h) for e in np.eye(p.dim)])
+        np.testing.assert_allclose(p.grad(w), fd, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(p.grad(p.minima[0]), 0, atol=1e-12)   # Newton found the minimum
+        W = 0.1 * rng.normal(size=(3, p.dim, 4))
+        idx = rng.integers(0, p.n, (3, 7))
+        G = p.batch_gradient(W, idx)
+        np.testing.assert_allclose(G[2][:, 1], p.minibatch_gradient(W[2][:, 1], idx[2]), rtol=1e-12)
+        np.testing.assert_allclose(p.excess(W)[1, 3], p(W[1][:, 3]) - p.min_value, rtol=1e-12)
+        assert p.test_loss(W).shape == (3, 4) and np.isclose(p.test_loss(W)[0, 2], p.test_loss(W[0][:, 2]))
+
+    def test_matches_torch(self, zipf):
+        idx = np.arange(50)
+        w = torch.tensor(np.linspace(-0.5, 0.5, zipf.dim), requires_grad=True)
+        X, y = torch.tensor(zipf.X[idx]), torch.tensor(zipf.y[idx])
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(X @ w, y) + 0.5 * zipf.l2 * (w @ w)
+        loss.backward()
+        np.testing.assert_allclose(zipf.minibatch_gradient(w.detach().numpy(), idx), w.grad.numpy(), rtol=1e-10)
+
+    def test_zipf_features_are_rare_in_a_zipf_law(self, zipf):
+        f = zipf.frequency[1:]   # column 0 is the intercept
+        assert zipf.frequency[0] == 1 and f[0] == pytest.approx(0.5, abs=0.03) and f[-1] < 0.01
+        slope = np.polyfit(np.log(np.arange(1, len(f) + 1)), np.log(np.maximum(f, 1e-4)), 1)[0]
+        assert slope == pytest.approx(-1.0, abs=0.1)
+
+    def test_digits_border_pixels_are_rare(self, digits):
+        assert digits.n + len(digits.y_test) == 1797 and digits.dim == 65
+        assert np.sum(digits.frequency[1:] < 0.05) >= 10 and set(np.unique(digits.y)) == {0.0, 1.0}
+
+
+class TestSweeps:
+    def test_gd_sweep_is_a_sweep_of_sgd(self):
+        f = F.Rosenbrock()
+        lrs = np.geomspace(1e-5, 1e-2, 13)
+        a, b = gd_sweep(f, f.start, lrs, 300), sweep(f, f.start, optim.SGD(), lrs, 300)
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+
+    @pytest.mark.parametrize("make", [lambda: optim.Adagrad(lr_decay=0.01, eps=1e-6),
+                                      lambda: optim.Adam(betas=(0.8, 0.99)), lambda: optim.RMSprop(momentum=0.5)])
+    def test_sweep_equals_one_run_per_lr(self, make):
+        f = F.Quadratic((0.5, 20.0), angle=0.4, start=(1.0, -1.0))
+        lrs = np.geomspace(0.001, 3.0, 9)
+        opt = make()
+        finals, gaps, diverged_at = sweep(f, f.start, opt, lrs, 200)
+        assert opt.t == 200 or diverged_at.all()
+        for i, lr in enumerate(lrs):
+            single = make()
+            single.lr = lr
+            result = run(f, f.start, single, 200)
+            if result.diverged:
+                assert diverged_at[i] == result.diverged_at and np.isinf(gaps[i])
+            else:
+                np.testing.assert_allclose(finals[i], result.final, rtol=1e-12, atol=1e-15)
+
+    def test_minibatch_sweep_of_sgd_is_sgd_sweep(self):
+        p = F.LeastSquares.diabetes(drop=("s1",))
+        recorded, gaps = sgd_sweep(p, [0.01, 0.05, 5.0], 4, 300, seed=[3, 4], every=10)
+        runs = minibatch_sweep(p, optim.SGD(), [0.01, 0.05, 5.0], 4, 300, seed=[3, 4], every=10)
+        np.testing.assert_array_equal(runs.recorded, recorded)
+        np.testing.assert_allclose(runs.gaps, gaps, rtol=1e-10)
+        assert np.all(np.isinf(runs.gaps[:, 2, -1])) and np.all(np.isnan(runs.weights[:, :, 2]))
+
+    def test_minibatch_sweep_equals_a_plain_loop(self, zipf):
+        runs = minibatch_sweep(zipf, optim.Adagrad(), [0.05, 0.5], 8, 120, seed=7, every=40)
+        rng = np.random.default_rng(7)
+        idx = rng.integers(0, zipf.n, (120, 8))
+        for i, lr in enumerate([0.05, 0.5]):
+            opt, w = optim.Adagrad(lr=lr), zipf.start.copy()
+            for t in range(120):
+                w = opt.step(w, zipf.minibatch_gradient(w, idx[t]))
+            np.testing.assert_allclose(runs.weights[:, i], w, rtol=1e-10)
+            np.testing.assert_allclose(runs.optimizer.s[0][:, i], opt.s, rtol=1e-10)
+            assert runs.gaps[i, -1] == pytest.approx(zipf(w) - zipf.min_value, rel=1e-9)
