@@ -142,13 +142,15 @@ def gd_sweep(f, x0, lrs, steps, blowup=1e6, limit=None):
     return sweep(f, x0, SGD(), lrs, steps, blowup, limit)
 
 
-def sweep(f, x0, optimizer, lrs, steps, blowup=1e6, limit=None):
+def sweep(f, x0, optimizer, lrs, steps, blowup=1e6, limit=None, trace=False):
     """Any optimizer of ``lrcourse.optim`` on a surface, for many learning rates at once.
 
     The optimizer's ``lr`` is replaced by the array ``lrs``: its update rules are elementwise, so one
     optimizer steps every run side by side, each column of its state (``s``, ``m``, ``v`` ...) one
     run's. Afterwards the optimizer still holds that state, for a look at it. Returns
-    ``(finals, gaps, diverged_at)`` as ``gd_sweep`` does, by the same rule as ``run``.
+    ``(finals, gaps, diverged_at)`` as ``gd_sweep`` does, by the same rule as ``run``; with
+    ``trace=True`` also the loss gap of every run at every step, shape ``(steps + 1, len(lrs))``
+    (``inf`` once a run has diverged).
     """
     lrs = np.asarray(lrs, dtype=np.float64)
     x = np.repeat(np.array(x0, dtype=np.float64).reshape(f.dim, 1), len(lrs), axis=1)
@@ -158,18 +160,23 @@ def sweep(f, x0, optimizer, lrs, steps, blowup=1e6, limit=None):
     alive = np.ones(len(lrs), dtype=bool)
     optimizer.reset()
     optimizer.lr = lrs
+    history = np.full((steps + 1, len(lrs)), np.inf) if trace else None
     with np.errstate(all="ignore"):
+        if trace:
+            history[0] = np.maximum(f(x) - f_min, 0.0)
         for t in range(steps):
             x = optimizer.step(x, f.grad(x))
             gap = f(x) - f_min
             bad = alive & (~np.isfinite(gap) | (gap > ceiling) | np.any(np.abs(x) > limit, axis=0))
             diverged_at[bad] = t + 1
             alive &= ~bad
+            if trace:
+                history[t + 1] = np.where(alive, np.maximum(gap, 0.0), np.inf)
             if not alive.any():
                 break
         gaps = np.where(alive, np.maximum(f(x) - f_min, 0.0), np.inf)
     finals = np.where(alive, x, np.nan).T
-    return finals, gaps, diverged_at
+    return (finals, gaps, diverged_at, history) if trace else (finals, gaps, diverged_at)
 
 
 def sgd_sweep(problem, lrs, batch_size, steps, seed=0, every=1, blowup=1e6, start=None):

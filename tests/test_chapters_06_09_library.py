@@ -80,6 +80,13 @@ class TestSweeps:
             else:
                 np.testing.assert_allclose(finals[i], result.final, rtol=1e-12, atol=1e-15)
 
+    def test_sweep_traces_every_step(self):
+        f = F.Quadratic((1.0, 10.0))
+        finals, gaps, diverged_at, history = sweep(f, f.start, optim.SGD(), [0.05, 0.25], 30, trace=True)
+        assert history.shape == (31, 2) and history[-1, 0] == gaps[0]
+        np.testing.assert_allclose(history[:, 0], run(f, f.start, optim.SGD(lr=0.05), 30).gaps, rtol=1e-12)
+        assert np.isinf(history[diverged_at[1]:, 1]).all() and np.isfinite(history[:diverged_at[1], 1]).all()
+
     def test_minibatch_sweep_of_sgd_is_sgd_sweep(self):
         p = F.LeastSquares.diabetes(drop=("s1",))
         recorded, gaps = sgd_sweep(p, [0.01, 0.05, 5.0], 4, 300, seed=[3, 4], every=10)
