@@ -48,6 +48,7 @@ class Run:
     gaps: np.ndarray        # f(x_t) - f_min for the same steps
     steps: int              # steps asked for
     diverged_at: int | None  # the step at which the run flew off, or None
+    states: dict | None = None  # with keep_state: the optimizer's buffers after steps 1 .. k, e.g. states["s"]
 
     @property
     def diverged(self):
@@ -65,13 +66,15 @@ def _divergence_bounds(f, gap0, blowup, limit):
     return blowup * max(gap0, 1e-12), limit
 
 
-def run(f, x0, optimizer, steps, schedule=None, blowup=1e6, limit=None):
+def run(f, x0, optimizer, steps, schedule=None, blowup=1e6, limit=None, keep_state=False):
     """Run ``optimizer`` (an ``lrcourse.optim`` object) on surface ``f`` for ``steps`` steps.
 
     ``schedule(t)``, if given, sets the lr before step t. The run stops at the
     first step that diverges: its point is not finite, lies further than
     ``limit`` from the origin (default: 1e6 times the plotting box), or its
     loss gap f(x_t) - f_min has grown ``blowup`` times past the start's.
+    ``keep_state=True`` records the optimizer's buffers (``s``, ``m``, ``v`` ...)
+    after every step kept, in ``Run.states``: one array of shape (steps kept, dim) each.
     """
     x = np.array(x0, dtype=np.float64).reshape(f.dim)
     f_min = f.min_value
@@ -79,6 +82,7 @@ def run(f, x0, optimizer, steps, schedule=None, blowup=1e6, limit=None):
     ceiling, limit = _divergence_bounds(f, gap0, blowup, limit)
     optimizer.reset()
     xs, gaps, diverged_at = [x], [gap0], None
+    states = {name: [] for name in optimizer._state_names} if keep_state else None
     for t in range(steps):
         if schedule is not None:
             optimizer.lr = schedule(t)
@@ -89,8 +93,14 @@ def run(f, x0, optimizer, steps, schedule=None, blowup=1e6, limit=None):
             break
         xs.append(x)
         gaps.append(gap)
+        if keep_state:
+            for name, kept in states.items():
+                kept.append(np.copy(getattr(optimizer, name)))
+    if keep_state:
+        states = {name: np.array(kept, dtype=np.float64).reshape(len(kept), -1)
+                  for name, kept in states.items() if all(v is not None for v in kept)}
     return Run(xs=np.array(xs), gaps=np.maximum(np.array(gaps), 0.0), steps=steps,
-               diverged_at=diverged_at)
+               diverged_at=diverged_at, states=states)
 
 
 def _flips(xs):

@@ -106,3 +106,40 @@ class TestSweeps:
             np.testing.assert_allclose(runs.weights[:, i], w, rtol=1e-10)
             np.testing.assert_allclose(runs.optimizer.s[0][:, i], opt.s, rtol=1e-10)
             assert runs.gaps[i, -1] == pytest.approx(zipf(w) - zipf.min_value, rel=1e-9)
+
+
+class TestRunKeepsState:
+    def test_states_are_the_optimizers_buffers_after_each_step(self):
+        f = F.Quadratic((0.1, 2.0), angle=0.3)
+        result = run(f, f.start, optim.Adagrad(lr=0.2), 25, keep_state=True)
+        assert result.states["s"].shape == (25, 2)
+        g0 = f.grad(f.start)
+        np.testing.assert_allclose(result.states["s"][0], g0 * g0)
+        assert np.all(np.diff(result.states["s"], axis=0) >= 0)   # the accumulator only grows
+        assert run(f, f.start, optim.Adagrad(lr=0.2), 5).states is None
+
+
+class TestAdagradExplorer:
+    def test_effective_lrs_follow_the_accumulator_and_rotation_equalizes_them(self):
+        from lrcourse import widgets as W
+
+        w = W.adagrad_explorer()
+        w.controls["lr"].value = 1.0
+        eff = [line.get_data()[1] for line in w.dynamic[2:4]]
+        assert eff[1][-1] / eff[0][-1] < 0.05          # aligned axes: about the ratio of the curvatures, 1/100
+        assert "effective lrs now" in w.status.value and "Could not draw" not in w.status.value
+        w.controls["angle"].value = 45
+        eff = [line.get_data()[1] for line in w.dynamic[2:4]]
+        assert eff[1][-1] / eff[0][-1] == pytest.approx(1.0, rel=0.05)   # rotated 45 degrees: equal
+        w.controls["eps"].value = 1.0
+        assert max(line.get_data()[1].max() for line in w.dynamic[2:4]) <= 1.0 + 1e-12   # lr / eps caps it
+
+    def test_any_lr_draws_and_a_diverging_run_is_named(self):
+        from lrcourse import widgets as W
+
+        w = W.adagrad_explorer()
+        for lr in (1e-3, 0.1, 10.0):
+            w.controls["lr"].value = lr
+            assert "Could not draw" not in w.status.value
+        w.controls["s0"].value = 1e-8
+        assert w.image.value[:8] == b"\x89PNG\r\n\x1a\n"
