@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import expit
 
 __all__ = ["Surface", "Quadratic", "Rosenbrock", "Beale", "Saddle", "Himmelblau", "TwoBasin",
-           "Noisy", "LeastSquares", "Logistic", "SURFACES"]
+           "Noisy", "LeastSquares", "Logistic", "MovingMinimum", "SURFACES"]
 
 
 class Surface:
@@ -542,6 +542,32 @@ class Logistic(Surface):
             if np.max(np.abs(step)) < 1e-13 * max(1.0, np.max(np.abs(w))):
                 break
         return w
+
+
+class MovingMinimum:
+    """A quadratic whose minimum moves: f_t(x) = 1/2 sum_i c_i (x_i - m_i(t))^2, m(t) on a circle.
+
+    The minimum goes round the unit circle once every ``period`` steps, at speed ``speed`` =
+    2 pi / period per step; ``curvatures`` are the c_i. ``grad(x, t)`` is the gradient of f_t at ``x``
+    (``x`` of shape (2,) or (2, k) for k runs), ``minimum(t)`` the minimum's place at step t (t may be
+    an array). ``lrcourse.runs.track`` runs an optimizer after it.
+    """
+
+    dim = 2
+
+    def __init__(self, period=200, curvatures=(1.0, 0.25)):
+        self.period = period
+        self.curvatures = np.asarray(curvatures, dtype=np.float64)
+        self.speed = 2 * np.pi / period
+        self.name = f"a minimum going round the unit circle every {period} steps"
+
+    def minimum(self, t):
+        angle = 2 * np.pi * np.asarray(t, dtype=np.float64) / self.period
+        return np.stack([np.cos(angle), np.sin(angle)])
+
+    def grad(self, x, t):
+        m = self.minimum(t)
+        return self.curvatures.reshape((2,) + (1,) * (np.ndim(x) - 1)) * (x - m.reshape((2,) + (1,) * (np.ndim(x) - 1)))
 
 
 SURFACES = {

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Run", "run", "regime_1d", "REGIMES", "describe", "gd_sweep", "sweep", "sgd_sweep", "minibatch_sweep",
-           "MinibatchRuns"]
+           "MinibatchRuns", "track"]
 
 REGIMES = {
     "monotone": "0 < lr < 1/L: x shrinks towards 0 without changing sign",
@@ -292,3 +292,23 @@ def minibatch_sweep(problem, optimizer, lrs, batch_size, steps, seed=0, every=1,
     if not np.ndim(seed):
         gaps, W = gaps[0], W[0]
     return MinibatchRuns(np.array(recorded), gaps, W, optimizer)
+
+
+def track(problem, optimizer, lrs, steps):
+    """Chase a ``MovingMinimum`` from its starting place: the distance to the minimum after every step.
+
+    The optimizer's ``lr`` is replaced by the array ``lrs`` (one run each, side by side, as in
+    ``sweep``). Returns an array of shape (steps, len(lrs)): row t is the distance between x_(t+1)
+    and the minimum's place m(t + 1) after step t, which used the gradient of f_t.
+    """
+    lrs = np.asarray(lrs, dtype=np.float64)
+    places = problem.minimum(np.arange(steps + 1))
+    x = np.repeat(places[:, :1], len(lrs), axis=1)
+    optimizer.reset()
+    optimizer.lr = lrs
+    distance = np.empty((steps, len(lrs)))
+    with np.errstate(all="ignore"):
+        for t in range(steps):
+            x = optimizer.step(x, problem.grad(x, t))
+            distance[t] = np.linalg.norm(x - places[:, t + 1:t + 2], axis=0)
+    return distance

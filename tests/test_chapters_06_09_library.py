@@ -6,7 +6,7 @@ import torch
 
 from lrcourse import functions as F
 from lrcourse import optim
-from lrcourse.runs import gd_sweep, minibatch_sweep, run, sgd_sweep, sweep
+from lrcourse.runs import gd_sweep, minibatch_sweep, run, sgd_sweep, sweep, track
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +143,38 @@ class TestAdagradExplorer:
             assert "Could not draw" not in w.status.value
         w.controls["s0"].value = 1e-8
         assert w.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+class TestMovingMinimum:
+    def test_track_follows_the_circle_and_matches_a_plain_loop(self):
+        p = F.MovingMinimum(period=100)
+        assert p.speed == pytest.approx(2 * np.pi / 100)
+        np.testing.assert_allclose(p.minimum(25), [0.0, 1.0], atol=1e-15)
+        distance = track(p, optim.SGD(), [0.5, 1.0], 300)
+        x = p.minimum(0)
+        for t in range(300):
+            x = x - 0.5 * p.curvatures * (x - p.minimum(t))
+        assert distance[-1, 0] == pytest.approx(np.linalg.norm(x - p.minimum(300)), rel=1e-12)
+
+    def test_rmsprop_keeps_up_and_adagrad_falls_behind(self):
+        p = F.MovingMinimum()
+        rms = track(p, optim.RMSprop(), [0.03], 6000)[:, 0]
+        ada = track(p, optim.Adagrad(), [1.0], 6000)[:, 0]
+        assert rms[-200:].mean() < 1.2 * rms[200:400].mean()
+        assert ada[-200:].mean() > 2 * ada[200:400].mean()
+
+
+class TestRmspropExplorer:
+    def test_both_problems_draw_and_adagrad_stalls_on_the_moving_minimum(self):
+        from lrcourse import widgets as W
+
+        w = W.rmsprop_explorer()
+        assert "last turn: RMSprop" in w.status.value
+        rms_eff = w.dynamic[2].get_data()[1]        # RMSprop, coordinate 1
+        ada_eff = w.dynamic[4].get_data()[1]        # AdaGrad, coordinate 1
+        assert rms_eff[-1] > 10 * ada_eff[-1]
+        w.controls["problem"].value = "quadratic, kappa 100"
+        assert "final loss gap" in w.status.value and "Could not draw" not in w.status.value
+        w.controls["centered"].value = True
+        w.controls["lr"].value = 3.0
+        assert "Could not draw" not in w.status.value

@@ -8,7 +8,7 @@ from lrcourse import functions, optim
 from lrcourse.runs import describe, run
 from lrcourse.widgets.core import Explorer, loss_axis, loss_limits, positive, show_gaps
 
-__all__ = ["adagrad_explorer"]
+__all__ = ["adagrad_explorer", "rmsprop_explorer", "ALPHAS"]
 
 
 def adagrad_explorer(kappa=100.0, steps=200):
@@ -94,3 +94,133 @@ def adagrad_explorer(kappa=100.0, steps=200):
     return Explorer(controls, fig, draw, dynamic=[path, gd_path, *eff_lines, gd_lr, loss_line, gd_loss,
                                                   ax_c.title, ax_lr.title, ax_loss.title],
                     layout_rows=[[controls["lr"], controls["eps"]], [controls["s0"], controls["angle"]]])
+
+
+ALPHAS = [0.5, 0.8, 0.9, 0.95, 0.99, 0.995, 0.999]
+
+
+def _chase(problem, opt, steps):
+    """One run after a moving minimum: (path x_0 .. x_k, distance after each step, v after each step).
+
+    The run stops early (k < steps) where it flies off.
+    """
+    places = problem.minimum(np.arange(steps + 1))
+    c = problem.curvatures
+    xs, v = np.empty((steps + 1, 2)), np.empty((steps, 2))
+    x = xs[0] = places[:, 0]
+    opt.reset()
+    with np.errstate(all="ignore"):
+        for t in range(steps):
+            x = opt.step(x, c * (x - places[:, t]))
+            xs[t + 1] = x
+            v[t] = opt.v if getattr(opt, "v", None) is not None else opt.s
+    bad = ~np.all(np.isfinite(xs), axis=1) | (np.max(np.abs(xs), axis=1) > 1e6)
+    k = int(np.argmax(bad)) - 1 if bad.any() else steps   # the last step kept
+    distance = np.linalg.norm(xs[1:k + 1] - places[:, 1:k + 1].T, axis=1)
+    return xs[:k + 1], distance, v[:k]
+
+
+def rmsprop_explorer(steps_moving=2000, steps_quadratic=300):
+    """Notebook 07: RMSprop against AdaGrad at the same lr, on a moving minimum or a quadratic.
+
+    Sliders for the lr and alpha (the memory of the moving average, about 1 / (1 - alpha) steps), and a
+    switch for the centered variant. Left: the path. Middle: each coordinate's effective lr,
+    lr / (sqrt(v) + eps), for both optimizers. Right: the distance to the moving minimum, or the loss gap.
+    """
+    controls = {
+        "problem": widgets.Dropdown(options=["moving minimum", "quadratic, kappa 100"], value="moving minimum",
+                                    description="problem"),
+        "lr": widgets.FloatLogSlider(value=0.03, base=10, min=-3, max=0.5, step=0.05, description="lr",
+                                     readout_format=".3f"),
+        "alpha": widgets.SelectionSlider(options=ALPHAS, value=0.99, description="alpha"),
+        "centered": widgets.Checkbox(value=False, description="centered"),
+    }
+    fig = Figure(figsize=(12, 4))
+    ax_p, ax_lr, ax_out = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.1, 1.1]})
+    (path,) = ax_p.plot([], [], "-", color="C3", lw=0.8, zorder=3, label="RMSprop")
+    (ada_path,) = ax_p.plot([], [], "-", color="0.5", lw=0.8, zorder=2, label="AdaGrad, same lr")
+    ax_p.set_aspect("equal")
+    ax_p.legend(loc="lower right", fontsize=7)
+    lines = {(name, i): ax_lr.plot([], [], color=f"C{i}", ls="-" if name == "RMSprop" else ":",
+                                   label=f"{name}, coordinate {i + 1}")[0]
+             for name in ("RMSprop", "AdaGrad") for i in (0, 1)}
+    ax_lr.set(yscale="log", xlabel="step t", ylabel="effective lr  lr / (sqrt(v) + eps)", ylim=(1e-4, 1e4))
+    ax_lr.grid(True, alpha=0.3)
+    ax_lr.legend(loc="upper left", fontsize=6)
+    (out,) = ax_out.plot([], [], color="C3", label="RMSprop")
+    (ada_out,) = ax_out.plot([], [], color="0.5", label="AdaGrad, same lr")
+    ax_out.set(yscale="log")
+    ax_out.grid(True, alpha=0.3)
+    ax_out.legend(loc="upper right", fontsize=7)
+    for ax in (ax_p, ax_lr, ax_out):
+        ax.set_title(" ", fontsize=9, y=1.0)  # a fixed place: no search for tick labels above
+    fig.tight_layout()
+    moving = functions.MovingMinimum()
+    quadratic = functions.Quadratic((0.01, 1.0), angle=np.pi / 6, start=(1.0, 0.5))
+    X, Y = np.meshgrid(np.linspace(-1.5, 1.5, 150), np.linspace(-1.5, 1.5, 150))
+    frame = {}
+
+    def set_problem(w, problem):
+        """The frame of each problem: axes limits and labels, the circle or the contours (drawn once each)."""
+        for artist in frame.get("artists", []):
+            artist.remove()
+        if problem == "moving minimum":
+            circle = moving.minimum(np.linspace(0, moving.period, 200))
+            frame["artists"] = ax_p.plot(circle[0], circle[1], color="gold", lw=2, zorder=1,
+                                         label="_the minimum's circle")
+            ax_p.set(xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), xlabel="x1", ylabel="x2")
+            ax_lr.set_xlim(0, steps_moving)
+            ax_out.set_xscale("log")
+            ax_out.set(xlim=(1, steps_moving), ylim=(1e-3, 3), xlabel="step t (log)",
+                       ylabel="distance to the moving minimum")
+        else:
+            frame["artists"] = [ax_p.contour(X, Y, quadratic(np.stack([X, Y])), levels=np.geomspace(1e-4, 2, 12),
+                                             cmap="Blues_r", linewidths=0.8, zorder=1)]
+            ax_p.set(xlim=(-1.5, 1.5), ylim=(-1.5, 1.5), xlabel="x1", ylabel="x2")
+            ax_lr.set_xlim(0, steps_quadratic)
+            ax_out.set_xscale("linear")
+            ax_out.set(xlim=(0, steps_quadratic), ylim=(1e-16, 1e6), xlabel="step t", ylabel="loss gap f(x_t) - f*")
+        frame["problem"] = problem
+        w.background_key = problem
+
+    def draw(w, problem, lr, alpha, centered):
+        if frame.get("problem") != problem:
+            set_problem(w, problem)
+        rms = optim.RMSprop(lr=lr, alpha=alpha, centered=centered)
+        ada = optim.Adagrad(lr=lr)
+        if problem == "moving minimum":
+            results = [_chase(moving, opt, steps_moving) for opt in (rms, ada)]
+            shown = slice(-2 * moving.period, None)   # the last two turns of each path
+            for line, (xs, _, _) in zip((path, ada_path), results):
+                line.set_data(xs[shown, 0], xs[shown, 1])
+            for line, (_, distance, _) in zip((out, ada_out), results):
+                line.set_data(np.arange(1, len(distance) + 1), positive(distance))
+            accumulators = [v for _, _, v in results]
+            ends = [d[-moving.period:].mean() if len(d) >= moving.period else np.inf for _, d, _ in results]
+            title = f"last turn: RMSprop {ends[0]:.3g} away, AdaGrad {ends[1]:.3g}"
+            diverged = [len(d) < steps_moving for _, d, _ in results]
+        else:
+            runs = [run(quadratic, quadratic.start, opt, steps_quadratic, keep_state=True) for opt in (rms, ada)]
+            for line, result in zip((path, ada_path), runs):
+                line.set_data(result.xs[:, 0], result.xs[:, 1])
+            for line, result in zip((out, ada_out), runs):
+                show_gaps(line, result)
+            accumulators = [r.states.get("v", r.states.get("s")) if r.states else np.zeros((0, 2)) for r in runs]
+            title = f"final loss gap: RMSprop {runs[0].gaps[-1]:.2g}, AdaGrad {runs[1].gaps[-1]:.2g}"
+            diverged = [r.diverged for r in runs]
+        for name, acc, eps in (("RMSprop", accumulators[0], rms.eps), ("AdaGrad", accumulators[1], ada.eps)):
+            effective = lr / (np.sqrt(np.maximum(acc, 0.0)) + eps) if len(acc) else np.zeros((0, 2))
+            for i in (0, 1):
+                lines[(name, i)].set_data(np.arange(1, len(effective) + 1), positive(effective[:, i]))
+        notes = [f"{name} diverged" for name, flag in zip(("RMSprop", "AdaGrad"), diverged) if flag]
+        memory = 1 / (1 - alpha)
+        ax_p.set_title(f"lr {lr:.3g}, alpha {alpha} (memory about {memory:.0f} steps)"
+                       + (", centered" if centered else ""), fontsize=9)
+        ax_lr.set_title("effective lr: solid RMSprop, dotted AdaGrad", fontsize=9)
+        ax_out.set_title(title + ("; " + ", ".join(notes) if notes else ""), fontsize=9)
+        return (f"RMSprop with lr = {lr:.3g}, alpha = {alpha}{', centered' if centered else ''} against AdaGrad at the "
+                f"same lr on the {problem}: {title}" + ("; " + ", ".join(notes) if notes else "") + ".")
+
+    return Explorer(controls, fig, draw, dynamic=[path, ada_path, *lines.values(), out, ada_out,
+                                                  ax_p.title, ax_lr.title, ax_out.title],
+                    layout_rows=[[controls["problem"], controls["centered"]], [controls["lr"], controls["alpha"]]])
