@@ -63,6 +63,9 @@ def _explorers():
         ("07 rmsprop_explorer", "W.rmsprop_explorer()", lambda: W.rmsprop_explorer(),
          [("lr", lr_steps(0.03, 10 ** 0.05, 20)), ("alpha", [0.9, 0.95, 0.995, 0.999]),
           ("centered", [True, False]), ("problem", ["quadratic, kappa 100", "moving minimum"])]),
+        ("08 adadelta_explorer", "W.adadelta_explorer()", lambda: W.adadelta_explorer(),
+         [("eps", [10 ** (-6 + 0.5 * i) for i in range(1, 11)]), ("scale", [10 ** (0.5 * i) for i in range(1, 5)]),
+          ("rho", [0.95, 0.99, 0.8]), ("lr", [1.2, 1.5, 2.0])]),
         ("05 schedule_explorer", "W.schedule_explorer(problem)", lambda: W.schedule_explorer(diabetes),
          [("lr", lr_steps(0.1, 10 ** -0.05, 20)), ("final", [10 ** (-2 + 0.1 * i) for i in range(1, 6)]),
           ("chosen", [("constant", "cosine"), ("constant", "cosine", "exponential"),
@@ -101,7 +104,8 @@ def browser_benchmark(presses=10):
     cells = [("W.first_step()", "f(x) went from", "lr"), ("W.lr_explorer_1d()", "lr L =", "lr"),
              ("W.contour_explorer()", "gradient descent on", "lr"), ("W.sgd_explorer(problem)", "noise floor", "lr"),
              ("W.momentum_explorer()", "kappa =", "lr"), ("W.schedule_explorer(problem)", "final excess loss", "start lr"),
-             ("W.adagrad_explorer()", "AdaGrad with lr", "lr"), ("W.rmsprop_explorer()", "RMSprop with lr", "lr")]
+             ("W.adagrad_explorer()", "AdaGrad with lr", "lr"), ("W.rmsprop_explorer()", "RMSprop with lr", "lr"),
+             ("W.adadelta_explorer()", "Adadelta with lr", "eps")]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "from lrcourse import functions\nfrom lrcourse import widgets as W\n"
         "problem = functions.LeastSquares.diabetes(drop=('s1',))")] +

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import expit
 
 __all__ = ["Surface", "Quadratic", "Rosenbrock", "Beale", "Saddle", "Himmelblau", "TwoBasin",
-           "Noisy", "LeastSquares", "Logistic", "MovingMinimum", "SURFACES"]
+           "Noisy", "LeastSquares", "Logistic", "MovingMinimum", "Rescaled", "SURFACES"]
 
 
 class Surface:
@@ -542,6 +542,28 @@ class Logistic(Surface):
             if np.max(np.abs(step)) < 1e-13 * max(1.0, np.max(np.abs(w))):
                 break
         return w
+
+
+class Rescaled(Surface):
+    """The surface ``f`` in other units of x: g(x) = f(x / scale), so every length is ``scale`` times longer.
+
+    Its minima, start and box are ``scale`` times f's, its values are f's: an optimizer whose steps have
+    the units of x (Newton's method, Adadelta without eps) follows the same path, ``scale`` times larger.
+    """
+
+    def __init__(self, f, scale):
+        self.f, self.scale = f, float(scale)
+        self.dim = f.dim
+        self.minima = f.minima * self.scale
+        self.start = f.start * self.scale
+        self.bounds = tuple((low * self.scale, high * self.scale) for low, high in f.bounds)
+        self.name = f"{f.name}, lengths times {self.scale:g}"
+
+    def value(self, x):
+        return self.f.value(x / self.scale)
+
+    def gradient(self, x):
+        return self.f.gradient(x / self.scale) / self.scale
 
 
 class MovingMinimum:

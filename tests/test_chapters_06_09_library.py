@@ -178,3 +178,32 @@ class TestRmspropExplorer:
         w.controls["centered"].value = True
         w.controls["lr"].value = 3.0
         assert "Could not draw" not in w.status.value
+
+
+class TestRescaled:
+    def test_a_rescaled_surface_is_the_same_problem_in_other_units(self):
+        f = F.Quadratic((0.1, 1.0), angle=0.5, start=(1.0, 0.5))
+        g = F.Rescaled(f, 100.0)
+        np.testing.assert_allclose(g(g.start), f(f.start))
+        np.testing.assert_allclose(g.grad(g.start), f.grad(f.start) / 100.0)
+        assert g.min_value == pytest.approx(0.0) and np.allclose(g.minima, 100 * f.minima)
+        # Adadelta without eps has steps in the units of x: the same path, 100 times larger
+        a = run(f, f.start, optim.Adadelta(eps=1e-30), 100).xs
+        b = run(g, g.start, optim.Adadelta(eps=1e-30), 100).xs / 100.0
+        np.testing.assert_allclose(a, b, rtol=1e-8)
+
+
+class TestAdadeltaExplorer:
+    def test_the_first_step_follows_eps_and_every_scale_draws(self):
+        from lrcourse import widgets as W
+
+        w = W.adadelta_explorer()
+        for eps in (1e-10, 1e-8, 1e-6):   # while g^2 >> eps: two coordinates of about sqrt(eps / (1 - rho)) each
+            w.controls["eps"].value = eps
+            length = w.dynamic[2].get_data()[1]
+            assert length[0] == pytest.approx(np.sqrt(2 * eps / 0.1), rel=0.1)
+        w.controls["eps"].value = 1e-2                 # eps as large as g^2: the first step is shorter than that
+        assert w.dynamic[2].get_data()[1][0] < np.sqrt(2 * 1e-2 / 0.1)
+        for scale in (0.01, 100.0):
+            w.controls["scale"].value = scale
+            assert "Could not draw" not in w.status.value and "first step" in w.status.value

@@ -8,7 +8,7 @@ from lrcourse import functions, optim
 from lrcourse.runs import describe, run
 from lrcourse.widgets.core import Explorer, loss_axis, loss_limits, positive, show_gaps
 
-__all__ = ["adagrad_explorer", "rmsprop_explorer", "ALPHAS"]
+__all__ = ["adagrad_explorer", "rmsprop_explorer", "adadelta_explorer", "ALPHAS", "RHOS"]
 
 
 def adagrad_explorer(kappa=100.0, steps=200):
@@ -224,3 +224,77 @@ def rmsprop_explorer(steps_moving=2000, steps_quadratic=300):
     return Explorer(controls, fig, draw, dynamic=[path, ada_path, *lines.values(), out, ada_out,
                                                   ax_p.title, ax_lr.title, ax_out.title],
                     layout_rows=[[controls["problem"], controls["centered"]], [controls["lr"], controls["alpha"]]])
+
+
+RHOS = [0.5, 0.8, 0.9, 0.95, 0.99, 0.999]
+
+
+def adadelta_explorer(steps=300):
+    """Notebook 08: Adadelta's units, and how rho and eps set its steps.
+
+    The quadratic of chapter 02 (kappa 10) with every length multiplied by ``scale``: the same problem
+    in other units. Left: the path, measured in those units (x / scale), for Adadelta and for RMSprop at
+    a fixed lr of 0.01. Middle: the length of each step (also / scale), with the first step that eps
+    predicts, sqrt(eps / (1 - rho)). Right: the loss, which does not depend on the units.
+    """
+    controls = {
+        "lr": widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=1, step=0.1, description="lr (multiplier)",
+                                     readout_format=".2f"),
+        "rho": widgets.SelectionSlider(options=RHOS, value=0.9, description="rho"),
+        "eps": widgets.FloatLogSlider(value=1e-6, base=10, min=-12, max=0, step=0.5, description="eps",
+                                      readout_format=".0e"),
+        "scale": widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=2, step=0.5, description="units (scale)",
+                                        readout_format=".2g"),
+    }
+    base = functions.Quadratic((0.1, 1.0), angle=0.5, start=(1.0, 0.5))
+    fig = Figure(figsize=(12, 4))
+    ax_p, ax_step, ax_loss = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.1, 1.1]})
+    X, Y = np.meshgrid(np.linspace(-1.3, 1.3, 150), np.linspace(-1.3, 1.3, 150))
+    ax_p.contour(X, Y, base(np.stack([X, Y])), levels=np.geomspace(1e-4, 1, 12), cmap="Blues_r", linewidths=0.8)
+    ax_p.plot(0, 0, "*", color="gold", ms=13, mec="k", zorder=4)
+    ax_p.plot(*base.start, "o", color="k", zorder=4)
+    (path,) = ax_p.plot([], [], ".-", color="C3", ms=3, lw=1, zorder=3, label="Adadelta")
+    (rms_path,) = ax_p.plot([], [], ".-", color="0.5", ms=2, lw=0.7, zorder=2, label="RMSprop, lr 0.01")
+    ax_p.set(xlim=(-1.3, 1.3), ylim=(-1.3, 1.3), xlabel="x1 / scale", ylabel="x2 / scale")
+    ax_p.set_aspect("equal")
+    ax_p.legend(loc="lower right", fontsize=7)
+    (step_line,) = ax_step.plot([], [], color="C3", label="Adadelta")
+    (rms_step,) = ax_step.plot([], [], color="0.5", label="RMSprop, lr 0.01")
+    (predicted,) = ax_step.plot([], [], "--", color="C3", lw=0.8, label="sqrt(eps / (1 - rho)) / scale")
+    ax_step.set(yscale="log", xlabel="step t", ylabel="length of the step / scale", xlim=(0, steps), ylim=(1e-8, 10))
+    ax_step.grid(True, alpha=0.3)
+    ax_step.legend(loc="lower right", fontsize=7)
+    loss_line = loss_axis(ax_loss)
+    loss_line.set_label("Adadelta")
+    (rms_loss,) = ax_loss.plot([], [], color="0.5", lw=1, label="RMSprop, lr 0.01")
+    loss_limits(ax_loss, steps, float(base(base.start)))
+    ax_loss.legend(loc="upper right", fontsize=7)
+    for ax in (ax_p, ax_step, ax_loss):
+        ax.set_title(" ", fontsize=9, y=1.0)  # a fixed place: no search for tick labels above
+    fig.tight_layout()
+
+    def draw(w, lr, rho, eps, scale):
+        f = functions.Rescaled(base, scale)
+        results = [run(f, f.start, opt, steps) for opt in (optim.Adadelta(lr=lr, rho=rho, eps=eps),
+                                                             optim.RMSprop(lr=0.01))]
+        for line, step, loss, result in zip((path, rms_path), (step_line, rms_step), (loss_line, rms_loss), results):
+            xs = result.xs / scale
+            line.set_data(xs[:, 0], xs[:, 1])
+            length = np.linalg.norm(np.diff(xs, axis=0), axis=1)
+            step.set_data(np.arange(1, len(length) + 1), positive(length))
+            show_gaps(loss, result)
+        first = np.sqrt(eps / (1 - rho)) / scale
+        predicted.set_data([0, steps], [first, first])
+        adadelta = results[0]
+        first_step = np.linalg.norm(adadelta.xs[1] - adadelta.xs[0]) / scale if len(adadelta.xs) > 1 else np.nan
+        ax_p.set_title(f"lengths times {scale:.2g}: lr {lr:.2g}, rho {rho}, eps {eps:.0e}", fontsize=9)
+        ax_step.set_title(f"Adadelta's first step: {first_step:.2g} (eps predicts {first:.2g} per coordinate)",
+                          fontsize=9)
+        verdict = describe(adadelta)
+        ax_loss.set_title(f"final loss: Adadelta {adadelta.gaps[-1]:.2g}, RMSprop {results[1].gaps[-1]:.2g}", fontsize=9)
+        return (f"Adadelta with lr = {lr:.2g}, rho = {rho}, eps = {eps:.0e}, lengths times {scale:.2g}: {verdict}. "
+                f"Its first step is {first_step:.2g} of the scale; RMSprop at lr 0.01 ends at {results[1].gaps[-1]:.2g}.")
+
+    return Explorer(controls, fig, draw, dynamic=[path, rms_path, step_line, rms_step, predicted, loss_line, rms_loss,
+                                                  ax_p.title, ax_step.title, ax_loss.title],
+                    layout_rows=[[controls["lr"], controls["scale"]], [controls["rho"], controls["eps"]]])
