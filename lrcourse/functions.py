@@ -21,8 +21,8 @@ Gaussian gradient noise, for the stochastic chapters. ``LeastSquares`` and
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["Surface", "Quadratic", "Rosenbrock", "Beale", "Saddle", "Himmelblau", "TwoBasin",
-           "Noisy", "LeastSquares", "Logistic", "MovingMinimum", "Rescaled", "SURFACES"]
+__all__ = ["Surface", "Quadratic", "Rosenbrock", "Beale", "Saddle", "Himmelblau", "StyblinskiTang", "TwoBasin",
+           "Noisy", "LeastSquares", "Logistic", "MovingMinimum", "Rescaled", "Scaled", "SURFACES"]
 
 
 class Surface:
@@ -51,6 +51,11 @@ class Surface:
     @property
     def min_value(self):
         return float(self(self.minima[0]))
+
+    def random_starts(self, n, seed=0):
+        """``n`` starting points drawn uniformly from the plotting box, shape (n, dim), reproducible by seed."""
+        rng = np.random.default_rng(seed)
+        return np.column_stack([rng.uniform(low, high, n) for low, high in self.bounds])
 
     def __repr__(self):
         return f"<{self.name}>"
@@ -169,6 +174,11 @@ class Beale(Surface):
         x, y = p
         return sum((c - x + x * y ** i) ** 2 for i, c in enumerate(self._c, start=1))
 
+    def random_starts(self, n, seed=0):
+        """Uniform in [-2, 2]^2: further out the y^3 term makes the walls 10^4 times steeper than the valley."""
+        rng = np.random.default_rng(seed)
+        return rng.uniform(-2.0, 2.0, (n, 2))
+
     def gradient(self, p):
         x, y = p
         dx = dy = 0.0
@@ -196,6 +206,12 @@ class Saddle(Surface):
         x, y = p
         return x * x + y ** 4 / 4 - y * y / 2
 
+    def random_starts(self, n, seed=0):
+        """Starts near the ridge y = 0 that leads into the saddle: x uniform in [-2, 2], |y| from 1e-6 to 1e-2
+        (uniform on a log scale, either sign), so that every run first has to escape the saddle."""
+        rng = np.random.default_rng(seed)
+        return np.column_stack([rng.uniform(-2.0, 2.0, n), rng.choice([-1.0, 1.0], n) * 10 ** rng.uniform(-6, -2, n)])
+
     def gradient(self, p):
         x, y = p
         return np.stack([2 * x, y ** 3 - y])
@@ -219,6 +235,38 @@ class Himmelblau(Surface):
         x, y = p
         a, b = x * x + y - 11, x + y * y - 7
         return np.stack([4 * x * a + 2 * b, 2 * a + 4 * y * b])
+
+
+class StyblinskiTang(Surface):
+    """f(x, y) = 1/2 sum (z^4 - 16 z^2 + 5 z) over z = x, y: four minima of different depths.
+
+    Each coordinate has a deeper well near -2.90 and a shallower one near 2.75, split at 0.157, so
+    the four minima are the global one (-2.90, -2.90), two at -64.2 and the shallowest at (2.75, 2.75);
+    ``minima`` lists all four, global first, with ``depths`` their values. Gradient descent with a
+    small lr ends in the minimum of the quarter it starts in.
+    """
+
+    name = "Styblinski-Tang"
+    bounds = ((-5.0, 5.0), (-5.0, 5.0))
+    start = np.array([3.5, 4.0])
+
+    def __init__(self):
+        deep, split, shallow = np.sort(np.roots([4.0, 0.0, -32.0, 5.0]).real)  # where 4 z^3 - 32 z + 5 = 0
+        self.split = split
+        self.minima = np.array([[deep, deep], [deep, shallow], [shallow, deep], [shallow, shallow]])
+        self.depths = self(self.minima.T)
+
+    def value(self, p):
+        return 0.5 * sum(z ** 4 - 16 * z ** 2 + 5 * z for z in p)
+
+    def gradient(self, p):
+        return np.stack([0.5 * (4 * z ** 3 - 32 * z + 5) for z in p])
+
+    def basin(self, points):
+        """Which minimum's quarter each point lies in (0 = the global minimum's), points of shape (n, 2)."""
+        points = np.asarray(points, dtype=np.float64)
+        right = points > self.split
+        return 2 * right[..., 0] + right[..., 1]
 
 
 class TwoBasin(Surface):
@@ -564,6 +612,25 @@ class Rescaled(Surface):
 
     def gradient(self, x):
         return self.f.gradient(x / self.scale) / self.scale
+
+
+class Scaled(Surface):
+    """The surface ``f`` with its loss multiplied by ``factor``: g(x) = factor * f(x), same minima and box.
+
+    Gradient descent's right lr changes by 1 / factor; Adam's steps do not change while its eps is
+    negligible next to the gradients' root mean square.
+    """
+
+    def __init__(self, f, factor):
+        self.f, self.factor = f, float(factor)
+        self.dim, self.minima, self.start, self.bounds = f.dim, f.minima, f.start, f.bounds
+        self.name = f"{f.name}, loss times {self.factor:g}"
+
+    def value(self, x):
+        return self.factor * self.f.value(x)
+
+    def gradient(self, x):
+        return self.factor * self.f.gradient(x)
 
 
 class MovingMinimum:

@@ -63,7 +63,7 @@ def _divergence_bounds(f, gap0, blowup, limit):
     """(largest loss gap, largest |coordinate|) a run may reach before it counts as diverged."""
     if limit is None:
         limit = 1e6 * max(1.0, float(np.max(np.abs(f.bounds))))
-    return blowup * max(gap0, 1e-12), limit
+    return blowup * np.maximum(gap0, 1e-12), limit
 
 
 def run(f, x0, optimizer, steps, schedule=None, blowup=1e6, limit=None, keep_state=False):
@@ -158,14 +158,22 @@ def sweep(f, x0, optimizer, lrs, steps, blowup=1e6, limit=None, trace=False):
     The optimizer's ``lr`` is replaced by the array ``lrs``: its update rules are elementwise, so one
     optimizer steps every run side by side, each column of its state (``s``, ``m``, ``v`` ...) one
     run's. Afterwards the optimizer still holds that state, for a look at it. Returns
-    ``(finals, gaps, diverged_at)`` as ``gd_sweep`` does, by the same rule as ``run``; with
+    ``(finals, gaps, diverged_at)`` as ``gd_sweep`` does, by the same rule as ``run``. ``x0`` is one start
+    for all runs, or one per run (shape ``(len(lrs), dim)``), each run judged against its own start; with
     ``trace=True`` also the loss gap of every run at every step, shape ``(steps + 1, len(lrs))``
     (``inf`` once a run has diverged).
     """
     lrs = np.asarray(lrs, dtype=np.float64)
-    x = np.repeat(np.array(x0, dtype=np.float64).reshape(f.dim, 1), len(lrs), axis=1)
+    x0 = np.asarray(x0, dtype=np.float64)
+    if x0.ndim == 2:  # one start per run
+        if x0.shape != (len(lrs), f.dim):
+            raise ValueError(f"Expected one start per lr, of shape ({len(lrs)}, {f.dim}), but got {x0.shape}")
+        x = x0.T.copy()
+    else:
+        x = np.repeat(x0.reshape(f.dim, 1), len(lrs), axis=1)
     f_min = f.min_value
-    ceiling, limit = _divergence_bounds(f, float(f(x[:, 0])) - f_min, blowup, limit)
+    with np.errstate(all="ignore"):
+        ceiling, limit = _divergence_bounds(f, np.maximum(f(x) - f_min, 0.0), blowup, limit)
     diverged_at = np.zeros(len(lrs), dtype=int)
     alive = np.ones(len(lrs), dtype=bool)
     optimizer.reset()

@@ -81,6 +81,20 @@ class Explorer(widgets.VBox):
 
         return _Hold()
 
+    def quietly(self):
+        """Context manager: change controls without a redraw (for ``draw`` itself, to show the values it used)."""
+        explorer = self
+
+        class _Quiet:
+            def __enter__(self):
+                self.was = explorer._holding
+                explorer._holding = True
+
+            def __exit__(self, *exc):
+                explorer._holding = self.was
+
+        return _Quiet()
+
     def update(self):
         start = time.perf_counter()
         try:

@@ -1,0 +1,166 @@
+"""Chapter 09's race: the tuning rule, the scores, the new surfaces, and the race widget."""
+
+import numpy as np
+import pytest
+
+from lrcourse import functions, optim, race
+from lrcourse.runs import run, sweep
+from lrcourse.widgets import LR_MODES, race_explorer
+
+
+def test_settled_at_is_the_first_step_from_which_the_gap_stays_below():
+    history = np.array([[1.0, 1.0, 1.0, 1.0],
+                        [1e-7, 1e-3, 1e-7, np.inf],
+                        [1e-3, 1e-7, 1e-8, np.inf],
+                        [1e-8, 1e-8, 1e-9, np.inf]])
+    # run 0 dips below, comes back up and settles at step 3; run 1 settles at 2; run 2 at 1; run 3 diverged
+    assert race.settled_at(history, 1e-6).tolist() == [3.0, 2.0, 1.0, np.inf]
+    assert race.settled_at(np.array([[1.0], [0.5]]), 1e-6).tolist() == [np.inf]   # never below
+
+
+def test_sweep_takes_one_start_per_run_and_matches_single_runs():
+    f = functions.Rosenbrock()
+    starts = f.random_starts(4, seed=3)
+    lrs = np.array([1e-3, 2e-3, 1e-3, 5e-3])
+    finals, gaps, diverged_at = sweep(f, starts, optim.Adam(), lrs, 200)
+    for i in range(4):
+        single = run(f, starts[i], optim.Adam(lr=lrs[i]), 200)
+        assert np.allclose(finals[i], single.final, rtol=1e-12, atol=1e-14)
+        assert gaps[i] == pytest.approx(single.gaps[-1], rel=1e-10, abs=1e-300)
+    with pytest.raises(ValueError, match="one start per lr"):
+        sweep(f, starts[:3], optim.SGD(), lrs, 10)
+
+
+def test_tune_picks_the_lr_that_finishes_soonest_and_never_one_that_diverges():
+    f = functions.Quadratic((0.1, 1.0), angle=0.3, start=(1.0, 0.5))
+    lrs = np.array([0.5, 1.0, 1.8, 2.5])   # 2.5 > 2/L diverges; 1.8 = 2/(mu + L) is GD's best fixed lr
+    starts = f.random_starts(5, seed=0)
+    assert race.tune(f, race.RACERS["SGD"], starts, 300, lrs=lrs) == 1.8
+    # every lr of the grid checked by hand: the chosen one settles soonest in the median
+    for lr in lrs[:3]:
+        s = race.score(f, race.RACERS["SGD"], lr, starts, 300)
+        assert not s.diverged.any()
+    assert race.score(f, race.RACERS["SGD"], 2.5, starts, 300).diverged.all()
+
+
+def test_tune_falls_back_to_the_final_gap_when_nothing_finishes():
+    f = functions.Rosenbrock()
+    lrs = np.array([1e-4, 1e-3])   # neither reaches 1e-6 in 50 steps; 1e-3 gets further
+    assert race.tune(f, race.RACERS["SGD"], [f.start], 50, lrs=lrs) == 1e-3
+
+
+def test_score_matches_a_single_run():
+    f = functions.Beale()
+    s = race.score(f, race.RACERS["Adam"], 0.1, [f.start], 300)
+    single = run(f, f.start, optim.Adam(lr=0.1), 300)
+    assert s.final[0] == pytest.approx(single.gaps[-1], rel=1e-9, abs=1e-300)
+    assert s.settled[0] == race.settled_at(single.gaps[:, None], race.TARGET)[0]
+
+
+def test_every_racer_is_the_library_optimizer_it_names():
+    assert isinstance(race.RACERS["Nesterov"](0.1), optim.SGD) and race.RACERS["Nesterov"](0.1).nesterov
+    assert race.RACERS["AMSGrad"](0.1).amsgrad and not race.RACERS["Adam"](0.1).amsgrad
+    for name, make in race.RACERS.items():
+        assert make(0.03).lr == 0.03, name
+    assert np.allclose(np.log10(race.LR_GRID), np.round(np.arange(-50, 11) / 10, 1))
+
+
+def test_styblinski_tang_minima_are_stationary_and_ordered():
+    f = functions.StyblinskiTang()
+    assert np.abs(f.grad(f.minima.T)).max() < 1e-10
+    assert f.depths[0] == pytest.approx(-78.33233, abs=1e-4) and f.depths[3] == pytest.approx(-50.05889, abs=1e-4)
+    assert f.min_value == f.depths[0]
+    assert f.basin(f.minima).tolist() == [0, 1, 2, 3]
+    # a small lr ends in the minimum of the quarter it starts in
+    for start in f.random_starts(6, seed=1):
+        end = run(f, start, optim.SGD(lr=0.01), 2000).final
+        assert f.basin(end[None])[0] == f.basin(start[None])[0]
+
+
+def test_scaled_multiplies_the_loss_and_adam_does_not_notice():
+    f = functions.Quadratic((0.01, 1.0), angle=0.5, start=(1.0, 0.5))
+    g = functions.Scaled(f, 1e3)
+    x = np.array([0.3, -0.2])
+    assert g(x) == pytest.approx(1e3 * f(x)) and np.allclose(g.grad(x), 1e3 * f.grad(x))
+    a = run(f, f.start, optim.Adam(lr=0.05, eps=0.0), 100).xs
+    b = run(g, g.start, optim.Adam(lr=0.05, eps=0.0), 100).xs
+    assert np.allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_random_starts_are_reproducible_and_in_the_box():
+    for f in (functions.Rosenbrock(), functions.Beale(), functions.Saddle(), functions.StyblinskiTang()):
+        a, b = f.random_starts(50, seed=4), f.random_starts(50, seed=4)
+        assert a.shape == (50, 2) and np.array_equal(a, b)
+        for (low, high), column in zip(f.bounds, a.T):
+            assert column.min() >= low and column.max() <= high
+    near = functions.Saddle().random_starts(200, seed=0)[:, 1]
+    assert np.all((np.abs(near) >= 1e-6) & (np.abs(near) <= 1e-2)) and (near > 0).any() and (near < 0).any()
+
+
+# the widget
+
+@pytest.fixture(scope="module")
+def explorer():
+    return race_explorer()
+
+
+def test_race_explorer_starts_with_each_racer_tuned(explorer):
+    w = explorer
+    assert w.controls["mode"].value == "each tuned" and list(w.controls["mode"].options) == LR_MODES
+    f = race.SURFACES["Rosenbrock"]()
+    for name in ("SGD", "Adam"):
+        expected = race.tune(f, race.RACERS[name], [f.start], 500)
+        assert w.controls["lr " + name].value == pytest.approx(expected)
+        assert w.controls["lr " + name].disabled
+    assert "each at its tuned lr" in w.status.value and "Could not draw" not in w.status.value
+
+
+def test_race_explorer_names_a_diverging_racer_and_keeps_drawing(explorer):
+    w = explorer
+    with w.hold():
+        w.controls["surface"].value = "Styblinski-Tang"
+        w.controls["mode"].value = "one for all"
+        w.controls["shared"].value = 1.0
+    assert not w.controls["shared"].disabled
+    text = w.status.value
+    assert "all at lr 1.0e+00" in text and "diverged: SGD (step 2)" in text, text
+    legend = [t.get_text() for t in w.fig.axes[1].get_legend().get_texts()]
+    assert any(label.startswith("SGD") and "diverged at step 2" in label for label in legend)
+    assert len(w.image.value) > 1000
+
+
+def test_race_explorer_own_lrs_and_racers_in_and_out(explorer):
+    w = explorer
+    with w.hold():
+        w.controls["surface"].value = "quadratic, kappa 100"
+        w.controls["mode"].value = "each its own"
+        for name in race.RACERS:
+            w.controls["on " + name].value = name in ("SGD", "Nesterov")
+        w.controls["lr SGD"].value = 10 ** -0.3
+        w.controls["lr Nesterov"].value = 10 ** -0.5
+    assert not w.controls["lr SGD"].disabled
+    f = race.SURFACES["quadratic, kappa 100"]()
+    expected = race.score(f, race.RACERS["Nesterov"], 10 ** -0.5, [f.start], 500)
+    assert f"Nesterov (step {expected.settled[0]:.0f})" in w.status.value
+    assert "Adam" not in w.status.value
+    assert [t.get_text().split(",")[0] for t in w.fig.axes[1].get_legend().get_texts()] == ["SGD", "Nesterov"]
+    for name in race.RACERS:
+        w.controls["on " + name].value = False
+    assert "No racer" in w.status.value
+
+
+def test_race_explorer_tunes_a_racer_put_in_and_the_new_surface(explorer):
+    w = explorer
+    with w.hold():
+        for name in race.RACERS:
+            w.controls["on " + name].value = False
+        w.controls["mode"].value = "each tuned"
+        w.controls["surface"].value = "saddle"
+    w.controls["on AdaGrad"].value = True
+    f = race.SURFACES["saddle"]()
+    assert w.controls["lr AdaGrad"].value == pytest.approx(race.tune(f, race.RACERS["AdaGrad"], [f.start], 500))
+    assert "finished, in order: AdaGrad" in w.status.value
+    options = list(w.controls["start"].options)
+    assert len(options) == 4 and options[0].endswith("usual")
+    w.controls["start"].value = options[2]
+    assert w.controls["start"].value.startswith("(") and "Could not draw" not in w.status.value
