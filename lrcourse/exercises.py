@@ -12,7 +12,7 @@ In a solution notebook, the lines from ``### BEGIN SOLUTION`` to
   the unsolved notebook still runs from top to bottom;
 - in a markdown cell: an invitation to write the answer.
 
-Outputs and execution counts are cleared, and ``# NBVAL_CHECK_OUTPUT`` marks
+Outputs, execution counts and run times are cleared, and ``# NBVAL_CHECK_OUTPUT`` marks
 are dropped (an unsolved exercise has no fixed output to compare).
 """
 
@@ -80,6 +80,7 @@ def make_exercise(solution):
     exercise = nbformat.from_dict(nbformat.reads(nbformat.writes(solution), as_version=4))
     for index, cell in enumerate(exercise.cells):
         where = f"cell {index}"
+        cell.metadata.pop("execution", None)  # the solution's run times: nothing to keep in an unrun notebook
         if cell.cell_type == "code":
             cell.source = strip_solutions(cell.source, where)
             cell.outputs = []

@@ -30,7 +30,7 @@ REFERENCES = {
     "02.largest_stable_lr": ch02._largest_stable_lr,
     "02.best_lr_and_rate": ch02._best,
     "02.lr_sweep": ch02._lr_sweep,
-    "02.standardize": ch02._standardize,
+    "02.budget_window": ch02._budget_window,
     "02.hessian_condition_number": ch02._hessian_condition_number,
     "02.answer_scaling": "b",
     "03.minibatch_gradient": ch03._minibatch_gradient,
@@ -45,10 +45,10 @@ REFERENCES = {
     "04.best_momentum": ch04._best_momentum,
     "04.classical_momentum": ch04._classical,
     "04.answer_effective_lr": "c",
-    "05.step_decay": ch05._step_decay,
-    "05.cosine": ch05._cosine,
+    "05.multi_step": ch05._multi_step,
+    "05.end_lr_for": ch05._end_lr_for,
     "05.exponential_gamma": ch05._exponential_gamma,
-    "05.my_schedule": schedules.cosine(0.1, T_max=3000),
+    "05.my_schedule": schedules.exponential(0.1, gamma=(2e-4 / 0.1) ** (1 / 3000)),
     "05.answer_why_decay": "a",
     "05.answer_rm_budget": "a",
 }
@@ -194,10 +194,165 @@ def sweep_short(f, grad_f, x0, lrs, steps):
     return ch02._lr_sweep(f, grad_f, x0, lrs, steps - 1)
 
 
-def standardize_in_place(X):
-    X -= X.mean(axis=0)
-    X /= X.std(axis=0)
-    return X
+def regime_strict_first(L, lr):
+    """Uses a tolerance, but tests q < 1 (and q < 2) before it."""
+    q = lr * L
+    if q < 1:
+        return "monotone"
+    if np.isclose(q, 1):
+        return "one step"
+    if q < 2:
+        return "oscillating"
+    if np.isclose(q, 2):
+        return "edge"
+    return "divergent"
+
+
+def regime_never_edge(L, lr):
+    q = lr * L
+    if np.isclose(q, 1):
+        return "one step"
+    return "monotone" if q < 1 else ("oscillating" if q < 2 else "divergent")
+
+
+def regime_loose(L, lr):
+    q = lr * L
+    if abs(q - 1) < 0.1:
+        return "one step"
+    if abs(q - 2) < 0.1:
+        return "edge"
+    return "monotone" if q < 1 else ("oscillating" if q < 2 else "divergent")
+
+
+def steps_edge_gt(L, lr, x0, tol):
+    """`factor > 1` instead of `>=`: log(1) = 0 at lr = 2/L."""
+    if abs(x0) <= tol:
+        return 0
+    factor = abs(1 - lr * L)
+    if factor == 0:
+        return 1
+    if factor > 1:
+        return math.inf
+    return math.ceil(math.log(tol / abs(x0)) / math.log(factor))
+
+
+def steps_log_without_abs(L, lr, x0, tol):
+    if abs(x0) <= tol:
+        return 0
+    factor = abs(1 - lr * L)
+    if factor == 0:
+        return 1
+    if factor >= 1:
+        return math.inf
+    return math.ceil(math.log(tol / x0) / math.log(factor))
+
+
+def steps_compare_without_abs(L, lr, x0, tol):
+    if x0 <= tol:
+        return 0
+    return ch01._steps_to_reach(L, lr, x0, tol)
+
+
+def steps_round(L, lr, x0, tol):
+    if abs(x0) <= tol:
+        return 0
+    factor = abs(1 - lr * L)
+    if factor == 0:
+        return 1
+    if factor >= 1:
+        return math.inf
+    return round(math.log(tol / abs(x0)) / math.log(factor))
+
+
+def descend_max_entry(grad_f, x0, lr, tol, max_steps):
+    xs = [np.array(x0, dtype=float)]
+    while len(xs) - 1 < max_steps and np.max(np.abs(grad_f(xs[-1]))) > tol:
+        xs.append(xs[-1] - lr * grad_f(xs[-1]))
+    return np.array(xs)
+
+
+def descend_sum_abs(grad_f, x0, lr, tol, max_steps):
+    xs = [np.array(x0, dtype=float)]
+    while len(xs) - 1 < max_steps and np.sum(np.abs(grad_f(xs[-1]))) > tol:
+        xs.append(xs[-1] - lr * grad_f(xs[-1]))
+    return np.array(xs)
+
+
+def recover_inverted_ratio(xs, lr):
+    xs = np.asarray(xs, dtype=float)
+    q = (xs[1] - xs[0]) / (xs[2] - xs[1])
+    return (1 - q) / lr, xs[0] + (xs[1] - xs[0]) / (1 - q)
+
+
+def recover_needs_an_array(xs, lr):
+    d = xs[1:] - xs[:-1]          # fine on a numpy array, a TypeError on a list
+    q = d[1] / d[0]
+    return (1 - q) / lr, xs[0] + d[0] / (1 - q)
+
+
+def budget_no_empty_check(A, R, tol, steps):
+    e = np.linalg.eigvalsh(A)
+    r = (tol / R) ** (1 / steps)
+    return (1 - r) / e[0], (1 + r) / e[-1]
+
+
+def budget_with(lo_curvature, hi_curvature, root=True, steps_shift=0, use_R=True):
+    def window(A, R, tol, steps):
+        e = np.linalg.eigvalsh(A)
+        ratio = tol / R if use_R else tol
+        r = ratio ** (1 / (steps + steps_shift)) if root else ratio
+        lo, hi = (1 - r) / e[lo_curvature], (1 + r) / e[hi_curvature]
+        return (lo, hi) if lo <= hi else None
+    return window
+
+
+def sgd_aliased(X, y, w0, lr, batch_size, steps, rng):
+    w = np.array(w0, dtype=float)
+    ws = [w]
+    for _ in range(steps):
+        idx = rng.integers(0, len(X), batch_size)
+        w -= lr * X[idx].T @ (X[idx] @ w - y[idx]) / batch_size
+        ws.append(w)
+    return np.array(ws)
+
+
+def classical_aliased(grad_f, x0, lrs, beta):
+    x, v = np.array(x0, dtype=float), np.zeros(len(x0))
+    xs = [x]
+    for lr in lrs:
+        v = beta * v - lr * grad_f(x)
+        x += v
+        xs.append(x)
+    return np.array(xs)
+
+
+def heavy_ball_no_dampening(x, buf, grad, lr, beta, dampening=0.0):
+    buf = grad.copy() if buf is None else beta * buf + grad
+    return x - lr * buf, buf
+
+
+def heavy_ball_swapped(x, buf, grad, lr, beta, dampening=0.0):
+    return ch04._heavy_ball_step(x, buf, grad, lr, beta, dampening)[::-1]
+
+
+def trace_sigma_at(X, y, w):
+    G = X * (X @ w - y)[:, None]
+    return np.mean(np.sum(G ** 2, axis=1))
+
+
+def multi_step_late(lr, milestones, gamma):
+    return lambda t: lr * gamma ** sum(t > m for m in milestones)
+
+
+def multi_step_stateful(lr, milestones, gamma):
+    """Multiplies its lr as it goes: right only when the steps are asked for in order, once each."""
+    state = {"lr": lr}
+
+    def schedule(t):
+        if t in milestones:
+            state["lr"] *= gamma
+        return state["lr"]
+    return schedule
 
 
 def best_from_unsorted_eig(A):
@@ -247,6 +402,8 @@ WRONG = {
         (ch01._descend_fixed_gradient, "gradient at the start"),
         (ch01._descend_stop_on_x, "x itself was small"),
         (ch01._descend_stop_on_step, "the step lr * grad was small"),
+        (descend_max_entry, "largest entry"),
+        (descend_sum_abs, "sum of absolute values"),
         (descend_aliased, "rows 1 to the end of your path all equal the last point"),
         (descend_step_first, "no step is needed"),
         (descend_one_late, "one step too many"),
@@ -262,6 +419,8 @@ WRONG = {
         (lambda xs, lr: (-ch01._recover(xs, lr)[0], ch01._recover(xs, lr)[1]), "sign error: the factor"),
         (lambda xs, lr: (ch01._recover(xs, lr)[0], float(np.mean(xs))), "mean of the iterates"),
         (lambda xs, lr: ch01._recover(xs, lr)[0], "return 2 numbers"),
+        (recover_inverted_ratio, "your ratio is upside down"),
+        (recover_needs_an_array, "not when it is a Python list"),
     ],
     "01.regime": [
         (regime_exact_compare, "compare with a tolerance"),
@@ -269,6 +428,9 @@ WRONG = {
         (lambda L, lr: regime_1d(1.0, lr), "leaving out L"),
         (lambda L, lr: regime_1d(L, lr / 2), "twice too large"),
         (lambda L, lr: regime_1d(L, lr).title(), "lower case"),
+        (regime_strict_first, "before its tolerance test"),
+        (regime_never_edge, "never returns 'edge'"),
+        (regime_loose, "your tolerance is too loose"),
         (lambda L, lr: 1, "return one of the strings"),
     ],
     "01.steps_to_reach": [
@@ -277,6 +439,10 @@ WRONG = {
         (steps_none_for_divergent, "return math.inf"),
         (steps_log_zero, "so return 1"),
         (lambda L, lr, x0, tol: ch01._steps_to_reach(L, lr, x0, tol) + 1, "one step too many"),
+        (steps_edge_gt, "test factor >= 1, not factor > 1"),
+        (steps_log_without_abs, "use log(tol / abs(x0))"),
+        (steps_compare_without_abs, "compare abs(x0) with tol"),
+        (steps_round, "rounded to the nearest whole number"),
     ],
     "01.lr_window": [
         (lambda L, x0, tol, s: (ch01._lr_window(L, x0, tol, s)[0], 2 / L), "the edge of stability"),
@@ -286,6 +452,7 @@ WRONG = {
         (lambda L, x0, tol, s: ch01._lr_window(L, x0, tol, s + 1), "off by one"),
         (lambda L, x0, tol, s: ch01._lr_window(L, x0, tol, s)[::-1], "(hi, lo)"),
         (lambda L, x0, tol, s: ch01._lr_window(L, x0, tol, s)[1], "return 2 numbers"),
+        (lambda L, x0, tol, s: (lambda r: ((1 - r) / L, (1 + r) / L))((tol / x0) ** (1 / s)), "use abs(x0)"),
     ],
     "01.answer_curvatures": [
         ((ch01._curvatures()[0],), "not the only L"),
@@ -294,6 +461,7 @@ WRONG = {
         (ch01._curvatures(per_step_factor=math.exp(-0.2)), "a decade is a factor 10"),
         ((90.0, 110.0), "over the 10 steps"),
         ((20.0, 50.0), "does not fit"),
+        ((20.6, 179.0), "not precise enough"),
         ("twenty", "tuple of numbers"),
     ],
     "02.largest_stable_lr": [
@@ -304,6 +472,8 @@ WRONG = {
         (lambda A: 2 / A.max(), "largest entry of A"),
         (lambda A: 2 / np.abs(A).max(), "largest entry of A"),
         (lambda A: 2 / np.trace(A), "trace"),
+        (lambda A: 2 / np.linalg.eig(A)[0][-1], "no particular order"),
+        (lambda A: 2 / np.linalg.eigvals(A)[0], "no particular order"),
     ],
     "02.best_lr_and_rate": [
         (lambda A: ch02._best(A)[::-1], "(rate, lr)"),
@@ -316,6 +486,9 @@ WRONG = {
          "that lr diverges"),
         (lambda A: ((1 / np.linalg.eigvalsh(A)[0] + 1 / np.linalg.eigvalsh(A)[-1]) / 2, 0.5), "mean of 1/mu and 1/L"),
         (lambda A: ch02._best(A)[0], "return 2 numbers"),
+        (lambda A: (ch02._best(A)[0], ch02._best(A)[1] ** 2), "the square of the rate"),
+        (lambda A: (ch02._best(A)[0], ch04._tuned(A)[2]), "heavy ball"),
+        (lambda A: (ch02._best(A)[0], 0.5), "your lr is right"),
     ],
     "02.lr_sweep": [
         (sweep_not_reset, "start again from x0"),
@@ -324,12 +497,21 @@ WRONG = {
         (lambda f, g, x0, lrs, steps: [f(x0)] * len(lrs), "loss at the start"),
         (lambda f, g, x0, lrs, steps: ch02._lr_sweep(f, g, x0, lrs, steps)[:-1], "one final loss per lr"),
     ],
-    "02.standardize": [
-        (lambda X: (X - X.mean(axis=1, keepdims=True)) / X.std(axis=1, keepdims=True), "each row"),
-        (lambda X: (X - X.mean()) / X.std(), "whole matrix"),
-        (lambda X: X / X.std(axis=0), "did not center"),
-        (lambda X: (X - X.min(axis=0)) / (X.max(axis=0) - X.min(axis=0)), "min-max"),
-        (standardize_in_place, "in place"),
+    "02.budget_window": [
+        (budget_no_empty_check, "return None"),
+        (budget_with(-1, -1), "L for both ends"),
+        (budget_with(0, 0), "mu for both ends"),
+        (budget_with(-1, 0), "*some* direction"),
+        (budget_with(0, -1, root=False), "steps-th root"),
+        (budget_with(0, -1, use_R=False), "R is missing"),
+        (budget_with(0, -1, steps_shift=1), "off by one"),
+        (lambda A, R, tol, steps: (lambda w: w and w[::-1])(ch02._budget_window(A, R, tol, steps)), "(hi, lo)"),
+        (lambda A, R, tol, steps: (lambda w: w and (w[0], 2 / np.linalg.eigvalsh(A)[-1]))(
+            ch02._budget_window(A, R, tol, steps)), "stable is not enough"),
+        (lambda A, R, tol, steps: (lambda e, r: ((1 - r) / e[0], (1 + r) / e[-1]))(
+            np.linalg.eig(A)[0], (tol / R) ** (1 / steps)), "no particular order"),
+        (lambda A, R, tol, steps: None, "returned None every time"),
+        (lambda A, R, tol, steps: (), "not an empty tuple"),
     ],
     "02.hessian_condition_number": [
         (lambda X: np.linalg.cond(X), "square root"),
@@ -337,25 +519,38 @@ WRONG = {
         (lambda X: np.max(np.diag(X.T @ X)) / np.min(np.diag(X.T @ X)), "diagonal entries"),
         (lambda X: np.linalg.cond(X @ X.T), "wrong product"),
         (lambda X: (lambda e: e[-1] / e[0])(np.linalg.eigvalsh(X @ X.T / len(X))), "wrong product"),
+        (lambda X: (lambda e: e[-1] / e[0])(np.linalg.eigvals(X.T @ X / len(X))), "no particular order"),
+        (lambda X: (lambda e: e[0] / e[-1])(np.linalg.eig(X.T @ X)[0]), "no particular order"),
     ],
-    "02.answer_scaling": [("a", "minimum value of the loss"), ("c", "not invariant"), ("d", "predictions")],
+    "02.answer_scaling": [("a", "minimum value of the loss"), ("c", "not invariant"), ("d", "predictions"),
+                          ("", "answer with one of the letters"), ("ab", "a single letter"),
+                          ("abcd", "a single letter")],
     "03.minibatch_gradient": [
         (lambda X, y, w, idx: X[idx].T @ (X[idx] @ w - y[idx]) / len(X), "divided by n"),
         (lambda X, y, w, idx: X[idx].T @ (X[idx] @ w - y[idx]), "without averaging"),
         (lambda X, y, w, idx: X[idx].T @ (y[idx] - X[idx] @ w) / len(idx), "sign error"),
         (lambda X, y, w, idx: X.T @ (X @ w - y) / len(X), "full-data gradient"),
+        (lambda X, y, w, idx: (lambda u: X[u].T @ (X[u] @ w - y[u]) / len(u))(np.unique(idx)), "repeated rows"),
     ],
     "03.sgd": [
         (ch03._sgd_one_batch, "one batch"),
         (ch03._full_batch, "full-batch"),
         (ch03._sgd_without_replacement, "with replacement"),
-        (lambda X, y, w0, lr, B, steps, rng: ch03._sgd(X, y, w0, lr, B, steps, rng)[-1], "return the path"),
+        (lambda X, y, w0, lr, B, steps, rng: ch03._sgd(X, y, w0, lr, B, steps, rng)[-1], "only the final point"),
+        (sgd_aliased, "rows 1 to the end of your path all equal the last point"),
+        (lambda X, y, w0, lr, B, steps, rng: ch03._sgd(X, y, -w0, lr, B, steps, rng), "the first row of your path"),
     ],
     "03.predicted_floor": [
-        (lambda lr, B, s: lr * s / 4, "batch size is missing"),
-        (lambda lr, B, s: lr * s / (2 * B), "factor 2"),
-        (lambda lr, B, s: lr ** 2 * s / (4 * B), "not lr^2"),
-        (lambda lr, B, s: lr * s / (4 * B ** 0.5), "not 1/sqrt(B)"),
+        (lambda X, y, lr, B: lr * trace_sigma_at(X, y, np.zeros(X.shape[1])) / (4 * B), "at w = 0"),
+        (lambda X, y, lr, B: (lambda r: lr * np.mean(r ** 2) * np.trace(X.T @ X / len(X)) / (4 * B))(
+            X @ np.linalg.lstsq(X, y, rcond=None)[0] - y), "as if the residuals did not depend on x"),
+        (lambda X, y, lr, B: lr * np.trace(np.cov(X.T)) / (4 * B), "covariance of the features"),
+        (lambda X, y, lr, B: lr * ch03._trace_sigma(X, y) / 4, "batch size is missing"),
+        (lambda X, y, lr, B: lr * ch03._trace_sigma(X, y) / (2 * B), "factor 2"),
+        (lambda X, y, lr, B: lr ** 2 * ch03._trace_sigma(X, y) / (4 * B), "not lr^2"),
+        (lambda X, y, lr, B: lr * ch03._trace_sigma(X, y) / (4 * B ** 0.5), "not 1/sqrt(B)"),
+        (lambda X, y, lr, B: lr * ch03._trace_sigma(X, y) * len(X) / (4 * B), "instead of averaging"),
+        (lambda X, y, lr, B: lr * ch03._trace_sigma(X, y) / (4 * B ** 2), "divided by B twice"),
     ],
     "03.floor_vs_batch": [
         (floor_variant(start="zero"), "you started at w = 0"),
@@ -366,6 +561,10 @@ WRONG = {
         (floor_variant(fit=lambda B, f: 1 / ch03._slope(B, f)), "not the other way round"),
         (floor_variant(fit=lambda B, f: np.polyfit(B, f, 1)[0]), "linear axes"),
         (floor_variant(fit=lambda B, f: np.polyfit(B, np.log(f), 1)[0]), "but not of B"),
+        (floor_variant(fit=lambda B, f: np.polyfit(np.log(f), np.log(B), 1)[0]), "the axes are swapped"),
+        (lambda X, y, lr, B, steps, seed: (floor_vs_batch(X, y, lr, B, steps, seed)[0], np.array([-1.0, 0.0])),
+         "`floor_vs_batch` returned a numpy array of length 2 as the exponent p"),
+        (lambda X, y, lr, B, steps, seed: (np.float64(1.0), -1.0), "returned an array of shape () as the floors"),
         (lambda X, y, lr, B, steps, seed: floor_vs_batch(X, y, lr, B, steps, seed)[1], "return a pair"),
     ],
     "03.scaled_lr": [
@@ -383,6 +582,8 @@ WRONG = {
                                              ch04._heavy_ball_step(x, buf, g, lr, beta, d)[1]), "old buffer"),
         (heavy_ball_aliased_in_place, "overwrites the caller's gradient"),
         (lambda x, buf, g, lr, beta, d=0.0: x - lr * g, "should return a pair"),
+        (heavy_ball_no_dampening, "left out the dampening"),
+        (heavy_ball_swapped, "(buf_new, x_new)"),
     ],
     "04.nesterov_step": [
         (lambda x, buf, g, lr, beta: ch04._heavy_ball_step(x, buf, g, lr, beta), "without the look-ahead"),
@@ -396,6 +597,7 @@ WRONG = {
         (lambda A: (2 / sum(ch04._spectrum(A)), *ch04._tuned(A)[1:]), "gradient descent's best lr"),
         (lambda A: (*ch04._tuned(A)[:2], ch02._best(A)[1]), "uses sqrt(kappa)"),
         (lambda A: ch04._tuned(A)[:2], "return 3 numbers"),
+        (lambda A: (ch04._tuned(A)[0], ch04._tuned(A)[2], ch04._tuned(A)[1]), "(lr, rate, beta)"),
     ],
     "04.best_momentum": [
         (lambda A, lr: ch04._tuned(A)[1:], "Polyak's beta"),
@@ -413,21 +615,27 @@ WRONG = {
         (ch04._classical_at_lookahead, "Nesterov"),
         (lambda grad_f, x0, lrs, beta: ch04._classical(grad_f, x0, [lrs[0]] * len(lrs), beta), "first lr"),
         (lambda grad_f, x0, lrs, beta: ch04._classical(lambda x: -grad_f(x), x0, lrs, beta), "sign error"),
+        (classical_aliased, "rows 1 to the end of your path all equal the last point (the first row too)"),
     ],
     "04.answer_effective_lr": [("a", "after many steps on the slope"), ("b", "not a step size"),
                                ("d", "not smaller")],
-    "05.step_decay": [
-        (lambda lr, s, g: (lambda t: lr * g ** ((t + 1) // s)), "off by one"),
-        (lambda lr, s, g: (lambda t: lr * g ** (t / s)), "decays smoothly"),
-        (lambda lr, s, g: (lambda t: lr * g * (t // s) if t >= s else lr), "number of drops"),
-        (lambda lr, s, g: lr, "returned a number"),
+    "05.multi_step": [
+        (multi_step_late, "one step late"),
+        (lambda lr, m, g: (lambda t: lr * g ** sum(t + 1 >= k for k in m)), "one step early"),
+        (lambda lr, m, g: (lambda t: lr * g if t >= m[0] else lr), "drops once"),
+        (lambda lr, m, g: (lambda t: lr * g ** (t // m[0])), "step decay with step_size"),
+        (lambda lr, m, g: (lambda t: lr * g * sum(t >= k for k in m) if t >= m[0] else lr), "gamma times the number"),
+        (multi_step_stateful, "keeps state between calls"),
+        (lambda lr, m, g: [lr * g ** sum(t >= k for k in m) for t in range(m[-1] + 20)], "returned a list ([0."),
+        (lambda lr, m, g: lr, "returned a float"),
     ],
-    "05.cosine": [
-        (lambda lr, T, m: (lambda t: lr * (1 + np.cos(np.pi * t / T)) / 2), "eta_min is missing"),
-        (lambda lr, T, m: (lambda t: m + lr * (1 + np.cos(np.pi * t / T)) / 2), "on top of the whole cosine"),
-        (lambda lr, T, m: (lambda t: m + (lr - m) * (1 + np.cos(np.pi * t / (2 * T))) / 2), "quarter period"),
-        (lambda lr, T, m: (lambda t: m + (lr - m) * (1 + np.cos(np.pi * (t + 1) / T)) / 2), "off by one"),
-        (lambda lr, T, m: None, "returned None"),
+    "05.end_lr_for": [
+        (lambda f, s, B: 4 * f / s, "batch size is missing"),
+        (lambda f, s, B: 4 * f / (B * s), "wrong side"),
+        (lambda f, s, B: 2 * B * f / s, "factor 2"),
+        (lambda f, s, B: s / (4 * B * f), "upside down"),
+        (lambda f, s, B: f * s / (4 * B), "floor of an lr equal to the target"),
+        (lambda f, s, B: (4 * B * f / s) ** 0.5, "no square root"),
     ],
     "05.exponential_gamma": [
         (lambda lr, f, T: (f / lr) ** (1 / (T - 1)), "off by one"),
@@ -437,12 +645,15 @@ WRONG = {
     ],
     "05.my_schedule": [
         (schedules.constant(0.1), "decay it by the end"),
-        (schedules.exponential(0.1, 0.9), "fell too early"),
+        (lambda t: 0.1 if t == 0 else 0.01, "for the first 30 steps"),
+        (schedules.exponential(0.1, 0.9), "keep the lr up longer"),
         (schedules.constant(0.05), "must be 0.1"),
         (lambda t: 0.1 if t < 100 else 3.0, "diverged"),
         (schedules.cosine, "call the factory"),
         (schedules.constant, "my_schedule(0) returned a function"),
         (schedules.multi_step(0.1, [2400], 0.01), "dropped too late to settle; decay earlier"),
+        (lambda t: np.array([0.1]), "decay it by the end"),  # a 1-element array is read as the number it holds
+        (lambda t: np.array([0.1, 0.1]), "numpy array of length 2 as the lr of step 0"),
     ],
     "05.answer_why_decay": [("b", "does not depend on the lr"), ("c", "batch size stays"),
                             ("d", "smaller* steps")],
@@ -507,8 +718,8 @@ FUNCTION_TASKS = [t for t in TASKS if TASKS[t].kind == "function" and t != "05.m
 @pytest.mark.parametrize("task_id", FUNCTION_TASKS)
 @pytest.mark.parametrize("answer, words", [
     (raises, ["raised ZeroDivisionError: division by zero"]),
-    (returns_none, ["returned None: did you forget the `return`"]),
-    (returns_text, ["a str", "the names are", "return 2 numbers", "return 3 numbers", "returned a number",
+    (returns_none, ["returned None: did you forget the `return`", "returned None every time: did you forget the `return`"]),
+    (returns_text, ["a string", "the names are", "return 2 numbers", "return 3 numbers",
                     "should return a pair", "not an array", "return a pair"]),
     (placeholder, ["Not attempted yet"]),
     (None, ["Not attempted yet"]),
@@ -536,9 +747,10 @@ def test_the_line_that_raised_is_named():
     assert "IndexError" in feedback.message and "return y[10]" in feedback.message
 
 
-@pytest.mark.parametrize("task_id", ["01.gd_step", "02.standardize", "02.largest_stable_lr"])
+@pytest.mark.parametrize("task_id", ["01.gd_step", "02.budget_window", "02.largest_stable_lr"])
 def test_nan_and_mutation_are_named(task_id):
-    nan = returns_nan if TASKS[task_id].name != "largest_stable_lr" else (lambda A: float("nan"))
+    nan = {"gd_step": returns_nan, "budget_window": lambda A, R, tol, steps: (np.nan, np.nan),
+           "largest_stable_lr": lambda A: float("nan")}[TASKS[task_id].name]
     assert "NaN" in check(task_id, nan, seed=0).message
     assert "in place" in check(task_id, mutates_first, seed=0).message
 

@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from lrcourse.grading.core import (Fail, NotAttempted, _kind, as_array, as_number, as_numbers, call, close,
-                                   diagnose, first_differing_row, task)
+from lrcourse.grading.core import (Fail, NotAttempted, _kind, aliased_message, aliased_path, as_array, as_number,
+                                   as_numbers, call, close, diagnose, diagnose_all, join, path_difference, task)
 from lrcourse.runs import regime_1d
 
 REGIME_NAMES = ("monotone", "one step", "oscillating", "edge", "divergent")
@@ -107,15 +107,6 @@ DESCEND_MISTAKES = [
 ]
 
 
-def _aliased(result, expected):
-    """Rows 1..k (or all rows) equal the last point, which is right: the same array appended each time."""
-    if result.shape != expected.shape or len(result) < 3:
-        return False
-    last = result[-1]
-    return close(last, expected[-1]) and all(close(row, last) for row in result[1:]) and \
-        not all(close(row, last) for row in expected[1:])
-
-
 def _compare_paths(result, expected, steps_wording, by_tol):
     """Fail with a description of how two paths of possibly different lengths differ."""
     rows, want = len(result), len(expected)
@@ -134,17 +125,34 @@ def _compare_paths(result, expected, steps_wording, by_tol):
     return None
 
 
-@task("01.descend", "Task 1: descend until the gradient is small")
-def check_descend(descend, rng):
+def _quadratic(rng, d):
+    Q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    eigenvalues = rng.uniform(0.5, 3.0, d)
+    A = Q @ np.diag(eigenvalues) @ Q.T
+    c = rng.normal(size=d) * 2 + np.sign(rng.normal(size=d))  # the minimum, away from 0
+    grad_f = lambda x, A=A, c=c: A @ (np.asarray(x, dtype=float) - c)  # noqa: E731
+    return grad_f, c, float(eigenvalues.max())
+
+
+def _norms_case(rng):
+    """A 2-D or 3-D run on which the Euclidean norm, the largest entry, the sum of absolute values (and the
+    other stopping mistakes) all stop at different steps, so that each of them shows in the path's length."""
+    stoppers = [_descend, _descend_one_late, _descend_stop_on_step, DESCEND_MISTAKES[-2][0], DESCEND_MISTAKES[-1][0]]
+    for _ in range(1000):
+        d = int(rng.integers(2, 4))
+        grad_f, c, L = _quadratic(rng, d)
+        x0 = c + rng.normal(size=d) * 2
+        inputs = (grad_f, x0, float(rng.uniform(0.1, 0.4)) / L, float(10 ** rng.uniform(-6, -3)), 5000)
+        if len({len(stop(*inputs)) for stop in stoppers}) == len(stoppers):
+            return ("norms",) + inputs
+    raise RuntimeError("no run found on which the norms disagree")
+
+
+def _descend_cases(rng):
     cases = []
     for kind in ("tol", "tol", "max_steps", "diverges", "already there", "tol"):
         d = int(rng.integers(1, 4))
-        Q, _ = np.linalg.qr(rng.normal(size=(d, d)))
-        eigenvalues = rng.uniform(0.5, 3.0, d)
-        A = Q @ np.diag(eigenvalues) @ Q.T
-        c = rng.normal(size=d) * 2 + np.sign(rng.normal(size=d))  # the minimum, away from 0
-        grad_f = lambda x, A=A, c=c: A @ (np.asarray(x, dtype=float) - c)  # noqa: E731
-        L = float(eigenvalues.max())
+        grad_f, c, L = _quadratic(rng, d)
         x0 = c + rng.normal(size=d) * 2
         tol = float(10 ** rng.uniform(-8, -3))
         if kind == "tol":
@@ -157,61 +165,88 @@ def check_descend(descend, rng):
             lr, max_steps = float(rng.uniform(0.2, 1.0)) / L, 100
             x0 = c + rng.normal(size=d) * tol / (10 * L * d)
         cases.append((kind, grad_f, x0, lr, tol, max_steps))
-    for kind, grad_f, x0, lr, tol, max_steps in cases:
+    cases.insert(int(rng.integers(0, len(cases) + 1)), _norms_case(rng))
+    return cases
+
+
+def _same_until_it_overflows(a, b):
+    """Two paths agree up to and including their first row with inf or NaN (a loop may stop there or go on)."""
+    def cut(path):
+        bad = ~np.all(np.isfinite(path), axis=1)
+        return path[:int(np.argmax(bad)) + 1] if bad.any() else path
+    try:
+        a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return a.ndim == b.ndim == 2 and close(cut(a), cut(b))
+
+
+def _descend_path(descend, kind, grad_f, x0, lr, tol, max_steps, expected):
+    """The learner's path on one case as a (k + 1, d) array, or Fail saying why it is not one."""
+    try:
+        raw = call(descend, grad_f, x0.copy(), lr, tol, max_steps, names=("grad_f", "x0", "lr", "tol", "max_steps"))
+    except Fail as fail:
+        if "did not finish" in str(fail) and kind in ("max_steps", "diverges"):
+            raise Fail(f"{fail} Here the gradient never gets below tol within max_steps = {max_steps} steps "
+                       f"(lr = {lr:.3g}): your loop must also stop after max_steps steps.") from None
+        raise
+    if raw is None:
+        raise Fail("`descend` returned None: did you forget the `return` statement?")
+    try:
+        result = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError):
+        raise Fail(f"`descend` returned {_kind(raw)}, which is not an array of points") from None
+    d = len(x0)
+    if result.ndim == 1 and d == 1 and len(result) == len(expected):
+        result = result[:, None]  # a 1-D problem returned as a flat list of numbers is fine
+    if result.ndim == 1 and result.shape == (d,):
+        raise Fail("you returned only the final point; return the whole path, one row per iterate "
+                   "(x0, x1, ..., x_k), e.g. as np.array(list_of_points).")
+    if result.ndim != 2 or result.shape[1] != d:
+        raise Fail(f"your path has shape {result.shape}; in {d}-D it should have shape (k + 1, {d}): one row "
+                   f"per iterate, x0 first.")
+    return result
+
+
+@task("01.descend", "Task 1: descend until the gradient is small")
+def check_descend(descend, rng):
+    answers = []
+    for kind, grad_f, x0, lr, tol, max_steps in _descend_cases(rng):
         inputs = (grad_f, x0, lr, tol, max_steps)
         expected = _descend(*inputs)
-        try:
-            raw = call(descend, grad_f, x0.copy(), lr, tol, max_steps,
-                       names=("grad_f", "x0", "lr", "tol", "max_steps"))
-        except Fail as fail:
-            if "did not finish" in str(fail) and kind in ("max_steps", "diverges"):
-                raise Fail(f"{fail} Here the gradient never gets below tol within max_steps = {max_steps} steps "
-                           f"(lr = {lr:.3g}): your loop must also stop after max_steps steps.") from None
-            raise
-        if raw is None:
-            raise Fail("descend returned None: did you forget the `return` statement?")
-        try:
-            result = np.asarray(raw, dtype=float)
-        except (TypeError, ValueError):
-            raise Fail(f"descend returned {_kind(raw)}, which is not an array of points") from None
-        d = len(x0)
-        if result.ndim == 1 and d == 1 and len(result) == len(expected):
-            result = result[:, None]  # a 1-D problem returned as a flat list of numbers is fine
-        if result.ndim == 1 and result.shape == (d,):
-            raise Fail("you returned only the final point; return the whole path, one row per iterate "
-                       "(x0, x1, ..., x_k), e.g. as np.array(list_of_points).")
-        if result.ndim != 2 or result.shape[1] != d:
-            raise Fail(f"your path has shape {result.shape}; in {d}-D it should have shape (k + 1, {d}): one row "
-                       f"per iterate, x0 first.")
-        if kind == "already there" and len(result) != 1 and close(result[0], x0):
-            raise Fail(f"the gradient at x0 is already below tol (||grad_f(x0)|| = "
-                       f"{np.linalg.norm(grad_f(x0)):.2g} <= {tol:.2g}), so no step is needed: the path is just "
-                       f"[x0]. Check the gradient before each step, including the first.")
-        if kind in ("max_steps", "diverges"):
-            wording = (f"Here the gradient stays above tol, so the run must stop after exactly max_steps = "
-                       f"{max_steps} steps: {max_steps + 1} rows, x0 first.")
-        else:
-            wording = (f"Here the gradient first drops to tol or below at x_{len(expected) - 1}, so the path has "
-                       f"{len(expected)} rows, x0 first.")
-        if result.shape == expected.shape and close(result, expected, rtol=1e-9, atol=1e-12):
-            continue
-        if _aliased(result, expected):
-            raise Fail("rows 1 to the end of your path all equal the last point. You appended the same array each "
-                       "time and then changed it in place (`x -= ...`); append a copy, or write "
-                       "`x = x - lr * g`, which makes a new array.")
-        why = diagnose(result, inputs, DESCEND_MISTAKES)
-        if why:
-            raise Fail(why)
-        if not np.all(np.isfinite(result)):
-            raise Fail("your path contains inf or NaN: check the update x - lr * grad_f(x).")
-        _compare_paths(result, expected, wording, by_tol=kind not in ("max_steps", "diverges"))
-        if result.shape == expected.shape:
-            bad = first_differing_row(result, expected)
-            raise Fail(f"your path matches up to step {bad - 1} and differs from step {bad} on: expected "
-                       f"{expected[bad]}, got {result[bad]}. Check the update x_(t+1) = x_t - lr * grad_f(x_t).")
-        raise Fail(f"your path has {len(result)} rows, but {len(expected)} were expected. {wording}")
-    return ("Correct: a step while the gradient is larger than tol, and never more than max_steps steps, "
-            "so the loop ends even when the run does not converge.")
+        result = _descend_path(descend, kind, *inputs, expected)
+        right = result.shape == expected.shape and close(result, expected, rtol=1e-9, atol=1e-12)
+        answers.append((kind, inputs, expected, result, right))
+    wrong = [answer for answer in answers if not answer[-1]]
+    if not wrong:
+        return ("Correct: a step while the gradient is larger than tol, and never more than max_steps steps, "
+                "so the loop ends even when the run does not converge.")
+    for kind, inputs, expected, result, _ in wrong:
+        if aliased_path(result, expected):
+            raise Fail(aliased_message(result))
+    # a known mistake names the answer only if it reproduces every case, the right ones included: stopping on
+    # the largest entry agrees with the Euclidean norm on 1-D runs, and must not be told it stopped one step late
+    why = diagnose_all([(inputs, result) for _, inputs, _, result, _ in answers], DESCEND_MISTAKES,
+                       same=_same_until_it_overflows)
+    if why:
+        raise Fail(why)
+    kind, (grad_f, x0, lr, tol, max_steps), expected, result, _ = wrong[0]
+    if kind == "already there" and len(result) != 1 and close(result[0], x0):
+        raise Fail(f"the gradient at x0 is already below tol (||grad_f(x0)|| = "
+                   f"{np.linalg.norm(grad_f(x0)):.2g} <= {tol:.2g}), so no step is needed: the path is just "
+                   f"[x0]. Check the gradient before each step, including the first.")
+    if kind in ("max_steps", "diverges"):
+        wording = (f"Here the gradient stays above tol, so the run must stop after exactly max_steps = "
+                   f"{max_steps} steps: {max_steps + 1} rows, x0 first.")
+    else:
+        wording = (f"Here the gradient (its Euclidean length, np.linalg.norm) first drops to tol or below at "
+                   f"x_{len(expected) - 1}, so the path has {len(expected)} rows, x0 first.")
+    if not np.all(np.isfinite(result)):
+        raise Fail("your path contains inf or NaN: check the update x - lr * grad_f(x).")
+    _compare_paths(result, expected, wording, by_tol=kind not in ("max_steps", "diverges"))
+    if result.shape == expected.shape:
+        raise Fail(path_difference(result, expected, "Check the update x_(t+1) = x_t - lr * grad_f(x_t)."))
+    raise Fail(f"your path has {len(result)} rows, but {len(expected)} were expected. {wording}")
 
 
 # ---------------------------------------------------------------- task 2: recover the quadratic from its iterates
@@ -239,6 +274,10 @@ RECOVER_L_MISTAKES = [
     (lambda xs, lr: (_ratio(xs) - 1) / lr, "sign error: the factor is q = 1 - lr L, so L = (1 - q) / lr."),
     (lambda xs, lr: (1 - _ratio(xs)) * lr, "the factor is 1 - lr L, so L = (1 - q) / lr: divide by the lr."),
     (lambda xs, lr: 1 - _ratio(xs), "the lr is missing: the factor is q = 1 - lr L, so L = (1 - q) / lr."),
+    (lambda xs, lr: (1 - 1 / _ratio(xs)) / lr,
+     "your ratio is upside down: you divided the earlier difference by the later one, (x_1 - x_0) / (x_2 - x_1), "
+     "which is 1/q. Each step multiplies the difference by q = 1 - lr L, so q = (x_2 - x_1) / (x_1 - x_0), the "
+     "later difference over the earlier one."),
 ]
 
 RECOVER_XSTAR_MISTAKES = [
@@ -251,6 +290,14 @@ RECOVER_XSTAR_MISTAKES = [
     (lambda xs, lr: xs[0] - (xs[1] - xs[0]) / (1 - _ratio(xs)),
      "sign error in x*: from x_1 - x_0 = (q - 1)(x_0 - x*) it follows that x* = x_0 + (x_1 - x_0) / (1 - q)."),
 ]
+
+
+def _works_on_an_array(recover_quadratic, xs, lr):
+    try:
+        result = as_numbers(call(recover_quadratic, np.array(xs), lr, names=("xs", "lr")), ("L", "x_star"))
+    except (Fail, NotAttempted):
+        return False
+    return close(result, _recover(xs, lr), rtol=1e-6, atol=1e-9)
 
 
 @task("01.recover_quadratic", "Task 2: recover the quadratic from its iterates")
@@ -266,9 +313,25 @@ def check_recover_quadratic(recover_quadratic, rng):
         for _ in range(int(rng.integers(2, 7))):
             xs.append(xs[-1] - lr * L * (xs[-1] - x_star))
         cases.append((np.array(xs), lr, L, x_star))
-    for xs, lr, L, x_star in cases:
-        result = as_numbers(call(recover_quadratic, xs.copy(), lr, names=("xs", "lr")), ("L", "x_star"),
-                            "recover_quadratic")
+    for i, (xs, lr, L, x_star) in enumerate(cases):
+        # every other case gives the iterates as a Python list, as the notebook's "Try it" cell does
+        given = xs.tolist() if i % 2 else xs.copy()
+        try:
+            raw = call(recover_quadratic, given, lr, names=("xs", "lr"))
+            result = as_numbers(raw, ("L", "x_star"), "recover_quadratic")
+        except Fail as fail:
+            if isinstance(given, list) and _works_on_an_array(recover_quadratic, xs, lr):
+                raise Fail(f"your function works when xs is a numpy array, but not when it is a Python list, as "
+                           f"here ({fail}). The iterates may come as a list (the \"Try it\" cell passes one): "
+                           f"convert first, xs = np.asarray(xs, dtype=float), so that xs[1:] - xs[:-1] and the "
+                           f"like subtract numbers.") from None
+            raise
+        if isinstance(given, list) and not close(result, (L, x_star), rtol=1e-6, atol=1e-9) and \
+                _works_on_an_array(recover_quadratic, xs, lr):
+            raise Fail(f"your function gives the right answer when xs is a numpy array, but not when it is a Python "
+                       f"list, as here (you returned L = {result[0]:.6g}, x_star = {result[1]:.6g}; the true L is "
+                       f"{L:.6g}, x* = {x_star:.6g}). On a list, * repeats and + concatenates instead of "
+                       f"computing: convert first, xs = np.asarray(xs, dtype=float).")
         L_ok = close(result[0], L, rtol=1e-6, atol=1e-9)
         x_ok = close(result[1], x_star, rtol=1e-6, atol=1e-9)
         if L_ok and x_ok:
@@ -337,8 +400,38 @@ def _regime_cases(rng):
                   (L, float(rng.uniform(2.05, 4.0)) / L, "divergent"),
                   (L, 1.0 / L, "one step"), (L, 2.0 / L, "edge")]
     cases += _boundary_cases(rng)
+    # near a boundary but not on it (0.04% to 2% away): a tolerance must be tight enough to tell them apart
+    for k, below, above in ((1, "monotone", "oscillating"), (2, "oscillating", "divergent")):
+        for offset in (2e-2, 3e-3, 4e-4):
+            L = float(rng.uniform(0.3, 60))
+            side = float(rng.choice([-1, 1]))
+            cases.append((L, k * (1 + side * offset) / L, below if side < 0 else above))
+        # 1/L or 2/L up to a rounding error larger than one digit (a few 1e-14, as an lr computed through a
+        # long sum can carry), on both sides of the boundary
+        for side in (-1, 1):
+            L = float(rng.uniform(0.3, 60))
+            cases.append((L, k * (1 + side * float(rng.uniform(2e-14, 8e-14))) / L, "one step" if k == 1 else "edge"))
     order = rng.permutation(len(cases))
     return [cases[i] for i in order]
+
+
+_NEIGHBOURS = {1: ("monotone", "oscillating"), 2: ("oscillating", "divergent")}
+
+
+def _strict_test_first(answers):
+    """(k, side, one wrong case) when the misses at boundary k all lie on one side of it, as when `q < k` (or
+    `q > k`) is tested before the tolerance test; None otherwise."""
+    for k, name in ((1, "one step"), (2, "edge")):
+        on = [(L, lr, r) for L, lr, e, r in answers if e == name and lr * L != k]
+        misses = [(L, lr, r) for L, lr, r in on if r != name]
+        below = [c for c in misses if c[0] * c[1] < k and c[2] == _NEIGHBOURS[k][0]]
+        above = [c for c in misses if c[0] * c[1] > k and c[2] == _NEIGHBOURS[k][1]]
+        for side, these, other in (("below", below, above), ("above", above, below)):
+            right_on_other_side = [c for c in on if c[2] == name and ((c[0] * c[1] > k) if side == "below"
+                                                                       else (c[0] * c[1] < k))]
+            if these and len(these) == len(misses) and right_on_other_side:
+                return k, side, these[0]
+    return None
 
 
 @task("01.regime", "Task 3: name the regime")
@@ -347,12 +440,13 @@ def check_regime(regime, rng):
     for L, lr, expected in _regime_cases(rng):
         result = call(regime, L, lr, names=("L", "lr"))
         if result is None:
-            raise Fail("regime returned None: did you forget the `return` statement?")
+            raise Fail("`regime` returned None: did you forget the `return` statement?")
         if not isinstance(result, str):
-            raise Fail(f"regime returned {result!r}; return one of the strings {', '.join(map(repr, REGIME_NAMES))}.")
+            raise Fail(f"`regime` returned {result!r}; return one of the strings "
+                       f"{', '.join(map(repr, REGIME_NAMES))}.")
         if result not in REGIME_NAMES:
             hint = " (lower case, exactly as listed)" if result.strip().lower() in REGIME_NAMES else ""
-            raise Fail(f"regime returned {result!r}; the names are {', '.join(map(repr, REGIME_NAMES))}{hint}.")
+            raise Fail(f"`regime` returned {result!r}; the names are {', '.join(map(repr, REGIME_NAMES))}{hint}.")
         answers.append((L, lr, expected, result))
     wrong = [(L, lr, expected, result) for L, lr, expected, result in answers if result != expected]
     if not wrong:
@@ -361,6 +455,31 @@ def check_regime(regime, rng):
     for mistake, explanation in REGIME_MISTAKES:
         if all(mistake(L, lr) == result for L, lr, _, result in answers):
             raise Fail(explanation)
+    given = {result for *_, result in answers}
+    for name, k, what in (("one step", 1, "the first step lands exactly on the minimum (the factor 1 - lr L is 0)"),
+                          ("edge", 2, "the factor 1 - lr L is -1: x flips sign for ever, neither shrinking nor "
+                                      "growing")):
+        if name not in given and any(e == name for _, _, e, _ in wrong):
+            raise Fail(f"your `regime` never returns {name!r}. At lr = {k}/L {what}: that is the regime {name!r}. "
+                       f"Test for it (with a tolerance, np.isclose(lr * L, {k}), since lr * L can be off in the "
+                       f"last digits) before the inequalities.")
+    loose = [(L, lr, e, r) for L, lr, e, r in wrong if e not in ("one step", "edge") and r in ("one step", "edge")]
+    if loose:
+        L, lr, expected, result = loose[0]
+        k = 1 if result == "one step" else 2
+        raise Fail(f"your tolerance is too loose: at L = {L:.6g}, lr = {lr!r}, lr * L = {lr * L:.6g} is "
+                   f"{abs(lr * L - k) / k:.2%} away from {k}, not on the boundary (the regime is {expected!r}), "
+                   f"but you said {result!r}. Rounding errors are in the last digits (about 1e-16 relative, a few "
+                   f"1e-14 after a long computation): use np.isclose(lr * L, {k}) (a relative tolerance of 1e-5) or "
+                   f"a tolerance such as 1e-9.")
+    strict = _strict_test_first(answers)
+    if strict:
+        k, side, (L, lr, result) = strict
+        test, other = (f"lr * L < {k}", "above") if side == "below" else (f"lr * L > {k}", "below")
+        raise Fail(f"at L = {L:.6g}, lr = {lr!r} (which is {k}/L up to rounding) you said {result!r}: lr * L came "
+                   f"out as {lr * L!r}, just {side} {k}, and your code tests `{test}` before its tolerance test, "
+                   f"which therefore never sees it (just {other} {k} you are right). Test the boundaries first: "
+                   f"np.isclose(lr * L, {k}) before the inequalities.")
     boundary = [(L, lr, e, r) for L, lr, e, r in wrong if e in ("one step", "edge")]
     # which exact comparison explains the misses: lr * L == k (off in the last digit for some) or lr == k / L
     product_off = [(L, lr, e, r) for L, lr, e, r in boundary if lr * L != round(lr * L)]
@@ -379,7 +498,7 @@ def check_regime(regime, rng):
                    f"floating point lr * L came out as {lr * L!r}, not exactly {k}. Compare with a "
                    f"tolerance, e.g. np.isclose(lr * L, {k}).")
     L, lr, expected, result = wrong[0]
-    raise Fail(f"for L = {L:.4g} and lr = {lr:.4g} (lr * L = {lr * L:.4g}) the regime is {expected!r}, "
+    raise Fail(f"for L = {L:.4g} and lr = {lr:.4g} (lr * L = {lr * L:.6g}) the regime is {expected!r}, "
                f"you said {result!r}. The factor per step is 1 - lr L = {1 - lr * L:.4g}.")
 
 
@@ -395,59 +514,122 @@ def _steps_to_reach(L, lr, x0, tol):
     return math.ceil(math.log(tol / abs(x0)) / math.log(factor))
 
 
+def _log_steps(L, lr, x0, tol):
+    return math.log(tol / abs(x0)) / math.log(abs(1 - lr * L))
+
+
 STEPS_MISTAKES = [
-    (lambda L, lr, x0, tol: math.floor(math.log(tol / abs(x0)) / math.log(abs(1 - lr * L))),
+    (lambda L, lr, x0, tol: round(_log_steps(L, lr, x0, tol)),
+     "you rounded to the nearest whole number; the count must be rounded *up* (math.ceil): the smallest t with "
+     "|1 - lr L|^t |x0| <= tol. Rounded down (about half of the time, with round), |x| is still above tol."),
+    (lambda L, lr, x0, tol: math.floor(_log_steps(L, lr, x0, tol)),
      "one step short: after floor(...) steps |x| is still just above tol. Round *up* with math.ceil."),
-    (lambda L, lr, x0, tol: math.ceil(math.log(tol / abs(x0)) / math.log(abs(1 - lr * L))) + 1,
+    (lambda L, lr, x0, tol: int(_log_steps(L, lr, x0, tol)),
+     "one step short: int(...) cuts off the fraction (it rounds down), and after that many steps |x| is still "
+     "just above tol. Round *up* with math.ceil."),
+    (lambda L, lr, x0, tol: math.ceil(_log_steps(L, lr, x0, tol)) + 1,
      "one step too many: the smallest t with |1 - lr L|^t |x0| <= tol is ceil(log(tol/|x0|) / log|1 - lr L|)."),
     (lambda L, lr, x0, tol: math.ceil(math.log(tol) / math.log(abs(1 - lr * L))),
      "you left out x0: |x_t| = |1 - lr L|^t |x0|, so t >= log(tol / |x0|) / log|1 - lr L|."),
 ]
 
 
+def _curvature_with_exact(k):
+    """An L whose float k/L times L is exactly k (so that lr * L == k holds in the computer)."""
+    return lambda rng: next(L for L in (float(rng.uniform(0.5, 20)) for _ in range(10_000)) if (k / L) * L == k)
+
+
+def _steps_cases(rng):
+    cases = []
+    for i in range(3):
+        L = float(rng.uniform(0.5, 20))
+        sign = -1.0 if i != 1 else 1.0  # negative starts too: the distance to the minimum is |x0|
+        x0 = float(sign * rng.uniform(0.5, 5))
+        tol = float(10 ** rng.uniform(-9, -3))
+        cases += [(L, float(rng.uniform(0.05, 0.95)) / L, x0, tol),    # monotone
+                  (L, float(rng.uniform(1.05, 1.9)) / L, -x0, tol)]    # oscillating: |1 - lr L| needed
+    L1, L2 = _curvature_with_exact(1)(rng), _curvature_with_exact(2)(rng)
+    cases += [(L1, 1.0 / L1, 2.0, 1e-6),                                   # one step (log 0 territory)
+              (L2, 2.0 / L2, -1.5, 1e-6),                                  # the edge: |x| never shrinks
+              (L1, 2.5 / L1, 1.0, 1e-6),                                   # divergent: never
+              (L1, 0.5 / L1, 1e-8, 1e-6), (L2, 0.7 / L2, -2e-7, 1e-6)]     # already there: 0 steps
+    order = rng.permutation(len(cases))
+    return [cases[i] for i in order]
+
+
+def _steps_hint(fail, steps_to_reach, L, lr, x0, tol):
+    """More to say when the learner's function raised (or returned NaN) on one case."""
+    factor = abs(1 - lr * L)
+    if factor == 1.0:
+        return join(str(fail), f"At lr = 2/L (the edge) the factor |1 - lr L| is exactly 1, and log 1 = 0: |x| keeps "
+                               f"its size for ever and never reaches tol, so return math.inf (test factor >= 1, not "
+                               f"factor > 1).")
+    if factor == 0.0:
+        return join(str(fail), "At lr = 1/L the factor 1 - lr L is 0 (and log 0 is undefined): the first step lands "
+                               "on the minimum, so return 1.")
+    if x0 < 0 and _runs(steps_to_reach, L, lr, -x0, tol):   # the same case with a positive start works
+        return join(str(fail), f"Here x0 = {x0:g} is negative: the distance to the minimum is |x0|, so use "
+                               f"log(tol / abs(x0)).")
+    if 1 < lr * L < 2:  # a log of the negative factor 1 - lr L raises or gives NaN
+        return join(str(fail), f"For lr * L = {lr * L:.3g} the factor 1 - lr L is negative: x flips sign, and its "
+                               f"size shrinks by |1 - lr L|, so use log(abs(1 - lr * L)).")
+    if x0 < 0:
+        return join(str(fail), f"Here x0 = {x0:g} is negative: the distance to the minimum is |x0|.")
+    return None
+
+
+def _runs(fn, *args):
+    try:
+        as_number(call(fn, *args), allow_inf=True)
+    except (Fail, NotAttempted):
+        return False
+    return True
+
+
 @task("01.steps_to_reach", "Task 4: predict the number of steps")
 def check_steps_to_reach(steps_to_reach, rng):
-    cases = []
-    for _ in range(3):
-        L = float(rng.uniform(0.5, 20))
-        x0 = float(rng.choice([-1, 1]) * rng.uniform(0.5, 5))
-        tol = float(10 ** rng.uniform(-9, -3))
-        cases += [(L, float(rng.uniform(0.05, 0.95)) / L, x0, tol),   # monotone
-                  (L, float(rng.uniform(1.05, 1.9)) / L, x0, tol)]    # oscillating: |1 - lr L| needed
-    L = float(rng.uniform(0.5, 20))
-    while (1.0 / L) * L != 1.0:  # a curvature whose 1/L is exact enough that lr * L == 1: log(0) territory
-        L = float(rng.uniform(0.5, 20))
-    cases += [(L, 1.0 / L, 2.0, 1e-6),                                   # one step
-              (L, 2.5 / L, 1.0, 1e-6),                                   # divergent: never
-              (L, 0.5 / L, 1e-8, 1e-6)]                                  # already there: 0 steps
-    for L, lr, x0, tol in cases:
+    answers = []
+    for L, lr, x0, tol in _steps_cases(rng):
         expected = _steps_to_reach(L, lr, x0, tol)
         try:
             raw = call(steps_to_reach, L, lr, x0, tol, names=("L", "lr", "x0", "tol"))
             if raw is None and math.isinf(expected):
-                raise Fail(f"for lr * L = {lr * L:.3g} (divergent) return math.inf: the run never gets there.")
+                raise Fail(f"for lr * L = {lr * L:.3g} return math.inf: the run never gets there.")
             result = as_number(raw, "steps_to_reach", allow_inf=True)
         except Fail as fail:
-            if 1 < lr * L < 2:  # a log of the negative factor 1 - lr L raises or gives NaN
-                raise Fail(f"{fail}. For lr * L = {lr * L:.3g} the factor 1 - lr L is negative: x flips sign, "
-                           f"and its size shrinks by |1 - lr L|, so use log(abs(1 - lr * L)).") from None
-            if lr * L == 1.0:  # log(0)
-                raise Fail(f"{fail}. At lr = 1/L the factor 1 - lr L is 0 (and log 0 is undefined): the first "
-                           f"step lands on the minimum, so return 1.") from None
+            hint = _steps_hint(fail, steps_to_reach, L, lr, x0, tol)
+            if hint:
+                raise Fail(hint) from None
             raise
-        if result == expected:
-            continue
+        answers.append(((L, lr, x0, tol), expected, result))
+    wrong = [(args, expected, result) for args, expected, result in answers if result != expected]
+    if not wrong:
+        return "Correct: t = ceil(log(tol/|x0|) / log|1 - lr L|), with 0, 1 and infinity where they belong."
+    for (L, lr, x0, tol), expected, result in wrong:
+        if result == 0 and x0 < 0:
+            raise Fail(f"x0 = {x0:g} is below tol, but it is not within tol of the minimum: its distance is "
+                       f"|x0| = {abs(x0):g}. Compare abs(x0) with tol.")
+    # the counts of the ordinary cases: a mistake names the answer only if it explains every one of them
+    counted = [(args, result) for args, expected, result in answers if 0 < abs(1 - args[0] * args[1]) < 1
+               and abs(args[2]) > args[3]]
+    if any(result != _steps_to_reach(*args) for args, result in counted):
+        why = diagnose_all(counted, STEPS_MISTAKES, rtol=0, atol=0)
+        if why:
+            raise Fail(why)
+    for (L, lr, x0, tol), expected, result in wrong:
+        factor = abs(1 - lr * L)
         if math.isinf(expected):
-            raise Fail(f"for lr * L = {lr * L:.3g} |x| grows every step, so it never reaches tol: "
-                       f"return math.inf, not {result:g}.")
+            how = ("keeps the same size every step (|1 - lr L| = 1: the edge)" if factor == 1.0 else
+                   "grows every step")
+            raise Fail(f"for lr * L = {lr * L:.3g}, |x| {how}, so it never reaches tol: return math.inf, not "
+                       f"{result:g}.")
         if expected == 0:
             raise Fail(f"|x0| = {abs(x0):g} is already within tol = {tol:g}: zero steps are needed.")
-        if lr * L == 1.0:
+        if factor == 0.0:
             raise Fail(f"at lr = 1/L the first step lands exactly on the minimum: return 1, not {result:g}.")
-        why = diagnose(result, (L, lr, x0, tol), STEPS_MISTAKES, rtol=0, atol=0)
-        raise Fail(why or f"for L = {L:.4g}, lr = {lr:.4g}, x0 = {x0:.4g}, tol = {tol:.3g}: "
-                          f"{expected} steps are needed, you said {result:g}.")
-    return "Correct: t = ceil(log(tol/|x0|) / log|1 - lr L|), with 0, 1 and infinity where they belong."
+    (L, lr, x0, tol), expected, result = wrong[0]
+    raise Fail(f"for L = {L:.4g}, lr = {lr:.4g}, x0 = {x0:.4g}, tol = {tol:.3g}: "
+                      f"{expected} steps are needed, you said {result:g}.")
 
 
 # ---------------------------------------------------------------- task 5: the window of learning rates
@@ -485,13 +667,22 @@ LR_WINDOW_MISTAKES = [
 
 @task("01.lr_window", "Task 5: the learning rates that get there in time")
 def check_lr_window(lr_window, rng):
-    for _ in range(6):
+    for i in range(6):
         L = float(10 ** rng.uniform(-0.3, 1.7))
-        x0 = float(rng.choice([-1, 1]) * rng.uniform(0.5, 5))
+        x0 = float((-1) ** i * rng.uniform(0.5, 5))  # every other start negative: the distance is |x0|
         tol = abs(x0) * float(10 ** rng.uniform(-8, -1))
         steps = int(rng.integers(3, 200))
         args = (L, x0, tol, steps)
-        result = as_numbers(call(lr_window, *args, names=("L", "x0", "tol", "steps")), ("lo", "hi"), "lr_window")
+        try:
+            result = as_numbers(call(lr_window, *args, names=("L", "x0", "tol", "steps")), ("lo", "hi"),
+                                "lr_window")
+        except Fail as fail:
+            if x0 < 0 and ("complex" in str(fail) or "NaN" in str(fail)):
+                raise Fail(f"for x0 = {x0:.4g} (a negative start) your window is not real: tol / x0 is negative, "
+                           f"and a fractional power of a negative number, such as (tol / x0) ** (1 / steps), is "
+                           f"complex in Python (NaN with numpy). The distance to the minimum is |x0|: use "
+                           f"abs(x0).") from None
+            raise
         expected = _lr_window(*args)
         if close(result, expected, rtol=1e-6, atol=1e-12):
             continue
@@ -544,6 +735,11 @@ def check_answer_curvatures(answer, rng):
         return (f"Correct: |1 - lr L| = 10^(-0.1) = 0.794 allows L = {expected[0]:.2f} (monotone, lr L = 0.21) and "
                 f"L = {expected[1]:.2f} (oscillating, lr L = 1.79). The loss ignores the sign of x, so it cannot "
                 f"tell them apart; the iterates can (task 2).")
+    rough = [v for v in values if np.isclose(v, expected, rtol=1e-2).any() and not np.isclose(v, expected, rtol=2e-3).any()]
+    if rough and all(np.isclose(v, expected, rtol=1e-2).any() for v in values):
+        raise Fail(f"{', '.join(f'{v!r}' for v in rough)}: close to a curvature that fits (within 1%), but not "
+                   f"precise enough. Give 4 significant digits (12.34 rather than 12.3), or better, compute the "
+                   f"values with Python and keep every digit.")
     for wrong, explanation in CURVATURE_MISTAKES:
         if len(values) in (1, 2) and all(np.isclose(v, wrong, rtol=2e-3).any() for v in values):
             raise Fail(explanation)

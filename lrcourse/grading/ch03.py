@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from lrcourse.grading.core import (Fail, NotAttempted, _kind, as_array, as_number, call, choice, close, diagnose,
-                                   first_differing_row, task)
+from lrcourse.grading.core import (Fail, NotAttempted, _kind, aliased_message, aliased_path, as_array, as_number,
+                                   call, choice, close, diagnose, diagnose_all, path_difference, task)
 
 
 def _regression(rng, n=None, d=None):
@@ -29,6 +29,12 @@ MINIBATCH_MISTAKES = [
      "sign error: the gradient of (x^T w - y)^2 / 2 is x (x^T w - y), residual = prediction minus target."),
     (lambda X, y, w, idx: X.T @ (X @ w - y) / len(X),
      "that is the full-data gradient: use only the rows in idx (X[idx], y[idx])."),
+    (lambda X, y, w, idx: _minibatch_gradient(X, y, w, np.unique(idx)),
+     "you dropped the repeated rows (np.unique, or a set): idx is drawn with replacement, and a row drawn twice "
+     "counts twice in the batch's average. Use X[idx], y[idx] as they are and divide by len(idx)."),
+    (lambda X, y, w, idx: _minibatch_gradient(X, y, w, np.unique(idx)) * len(np.unique(idx)) / len(idx),
+     "you dropped the repeated rows (np.unique, or a set): idx is drawn with replacement, and a row drawn twice "
+     "counts twice in the batch's average. Use X[idx], y[idx] as they are."),
 ]
 
 
@@ -37,7 +43,8 @@ def check_minibatch_gradient(minibatch_gradient, rng):
     for _ in range(5):
         X, y = _regression(rng)
         w = rng.normal(size=X.shape[1])
-        idx = rng.integers(0, len(X), int(rng.integers(2, 9)))
+        idx = rng.integers(0, len(X), int(rng.integers(3, 9)))
+        idx[int(rng.integers(1, len(idx)))] = idx[0]  # a row drawn twice, as rng.integers often does
         result = as_array(call(minibatch_gradient, X.copy(), y.copy(), w.copy(), idx.copy(),
                                names=("X", "y", "w", "idx")), (X.shape[1],), "minibatch_gradient")
         if not close(result, _minibatch_gradient(X, y, w, idx)):
@@ -99,46 +106,114 @@ def check_sgd(sgd, rng):
         raw = call(sgd, X.copy(), y.copy(), w0.copy(), lr, batch_size, steps, np.random.default_rng(seed),
                    names=("X", "y", "w0", "lr", "batch_size", "steps", "rng"))
         result = as_array(raw, what="sgd")
+        if result.ndim == 1 and result.shape == w0.shape:
+            raise Fail(f"you returned only the final point; return the path, one row per iterate, w0 first: shape "
+                       f"{expected.shape} for steps = {steps}.")
         if result.shape != expected.shape:
             raise Fail(f"return the path: one row per iterate, w0 first, so steps = {steps} gives shape "
                        f"{expected.shape}; yours has shape {result.shape}.")
         if not close(result, expected):
+            if aliased_path(result, expected):
+                raise Fail(aliased_message(result, x="w"))
             why = diagnose(result, (X, y, w0, lr, batch_size, steps, np.random.default_rng(seed)), SGD_MISTAKES)
-            bad = first_differing_row(result, expected)
-            raise Fail(why or f"your path matches up to step {bad - 1} and differs from step {bad} on. Each step: "
-                              f"idx = rng.integers(0, n, batch_size), then w = w - lr * (minibatch gradient).")
+            raise Fail(why or path_difference(result, expected, "Each step: idx = rng.integers(0, n, batch_size), "
+                                                                "then w = w - lr * (minibatch gradient).", start="w0"))
     return "Correct: a fresh random batch each step, and a step along its average gradient."
 
 
-# ---------------------------------------------------------------- task 3: predict the floor
-def _predicted_floor(lr, batch_size, trace_sigma):
-    return lr * trace_sigma / (4 * batch_size)
+# ---------------------------------------------------------------- task 3: predict the floor from the data
+def _solution(X, y):
+    return np.linalg.lstsq(X, y, rcond=None)[0]
 
+
+def _trace_sigma(X, y, w=None, ddof=0, centre=True):
+    """tr of the covariance of one example's gradient x_i (x_i^T w - y_i) at w (w* by default)."""
+    w = _solution(X, y) if w is None else w
+    G = X * (X @ w - y)[:, None]               # one row per example: its gradient
+    centred = G - G.mean(axis=0) if centre else G   # at w* the mean is 0 (the normal equations), up to rounding
+    return float(np.sum(centred ** 2) / (len(X) - ddof))
+
+
+def _predicted_floor(X, y, lr, batch_size):
+    return lr * _trace_sigma(X, y) / (4 * batch_size)
+
+
+def _floor_accepted(X, y, lr, B):
+    """The floor with the covariance of the n gradients (1/n), and with the sample covariance (1/(n - 1))."""
+    return [lr * _trace_sigma(X, y, ddof=ddof) / (4 * B) for ddof in (0, 1)]
+
+
+def _residual_at_solution(X, y):
+    return X @ _solution(X, y) - y
+
+
+AT_ZERO = ("you took the examples' gradients at w = 0. The floor is set by the noise where SGD settles, at the "
+           "solution w* (np.linalg.lstsq(X, y, rcond=None)[0]), where the full gradient is 0 and only the noise is "
+           "left.")
 
 FLOOR_MISTAKES = [
-    (lambda lr, B, s: lr * s / 4, "the batch size is missing: averaging B gradients divides the noise "
-                                  "covariance by B, so the floor is lr tr(Sigma) / (4 B)."),
-    (lambda lr, B, s: lr * s / (2 * B), "a factor 2 off: the excess loss is half of tr(H P), and "
-                                        "tr(HP + PH) = lr tr(Sigma)/B, so the floor is lr tr(Sigma) / (4 B)."),
-    (lambda lr, B, s: lr ** 2 * s / (4 * B), "the floor grows like lr, not lr^2: the noise adds lr^2 Sigma/B "
-                                             "per step, but the pull back to the minimum removes a fraction "
-                                             "proportional to lr each step."),
-    (lambda lr, B, s: lr * s / (4 * np.sqrt(B)), "the noise covariance shrinks like 1/B (not 1/sqrt(B)) when "
-                                                 "B independent gradients are averaged."),
+    (lambda X, y, lr, B: lr * _trace_sigma(X, y, w=np.zeros(X.shape[1])) / (4 * B), AT_ZERO),
+    (lambda X, y, lr, B: lr * _trace_sigma(X, y, w=np.zeros(X.shape[1]), ddof=1) / (4 * B), AT_ZERO),
+    (lambda X, y, lr, B: lr * _trace_sigma(X, y, w=np.zeros(X.shape[1]), centre=False) / (4 * B), AT_ZERO),
+    (lambda X, y, lr, B: lr * np.mean(_residual_at_solution(X, y) ** 2) * np.trace(X.T @ X / len(X)) / (4 * B),
+     "you multiplied the mean squared residual by tr(X^T X / n), as if the residuals did not depend on x. The "
+     "gradient of example i at w* is x_i r_i, so tr(Sigma) = mean over i of r_i^2 ||x_i||^2: the squares go "
+     "together, example by example (here the noise is larger where x is larger)."),
+    (lambda X, y, lr, B: lr * np.trace(np.cov(X.T)) / (4 * B),
+     "you used the covariance of the features x_i. Sigma is the covariance of the examples' *gradients* at the "
+     "solution, x_i r_i with the residual r_i = x_i^T w* - y_i."),
+    (lambda X, y, lr, B: lr * _trace_sigma(X, y) / (4 * B * len(X)),
+     "you divided tr(Sigma) by n, as if every step averaged n examples. Sigma is the covariance of *one* "
+     "example's gradient, and a batch of B divides it by B (once)."),
+    (lambda X, y, lr, B: lr * _trace_sigma(X, y) * len(X) / (4 * B),
+     "you summed the squared gradients over the examples instead of averaging: Sigma is a covariance, the mean "
+     "over i of (x_i r_i)(x_i r_i)^T."),
+    (lambda X, y, lr, B: lr * _trace_sigma(X, y) / 4,
+     "the batch size is missing: averaging B gradients divides the noise covariance by B, so the floor is "
+     "lr tr(Sigma) / (4 B)."),
+    (lambda X, y, lr, B: lr * _trace_sigma(X, y) / (2 * B),
+     "a factor 2 off: the excess loss is half of tr(H P), and tr(HP + PH) = lr tr(Sigma)/B, so the floor is "
+     "lr tr(Sigma) / (4 B)."),
+    (lambda X, y, lr, B: lr ** 2 * _trace_sigma(X, y) / (4 * B),
+     "the floor grows like lr, not lr^2: the noise adds lr^2 Sigma/B per step, but the pull back to the minimum "
+     "removes a fraction proportional to lr each step."),
+    (lambda X, y, lr, B: lr * _trace_sigma(X, y) / (4 * np.sqrt(B)),
+     "the noise covariance shrinks like 1/B (not 1/sqrt(B)) when B independent gradients are averaged."),
+    (lambda X, y, lr, B: lr * _trace_sigma(X, y) / (4 * B ** 2),
+     "you divided by B twice: the batch divides the covariance by B once, Sigma/B, and the floor is "
+     "lr tr(Sigma) / (4 B)."),
 ]
 
 
-@task("03.predicted_floor", "Task 3: predict the noise floor")
+def _noisy_regression(rng):
+    """Rows of different sizes, with noise that grows with the row: the residual depends on x."""
+    n, d = int(rng.integers(40, 80)), int(rng.integers(2, 6))
+    scale = rng.uniform(0.3, 2.0, n)
+    X = rng.normal(size=(n, d)) * scale[:, None] + rng.normal(size=d)
+    y = X @ rng.normal(size=d) + rng.normal(size=n) * scale
+    return X, y
+
+
+@task("03.predicted_floor", "Task 3: predict the noise floor from the data")
 def check_predicted_floor(predicted_floor, rng):
-    for _ in range(6):
-        lr, B, s = float(10 ** rng.uniform(-3, -1)), int(rng.integers(2, 64)), float(rng.uniform(0.5, 20))
-        result = as_number(call(predicted_floor, lr, B, s, names=("lr", "batch_size", "trace_sigma")),
+    answers = []
+    for _ in range(5):
+        X, y = _noisy_regression(rng)
+        lr, B = float(10 ** rng.uniform(-3, -1)), int(rng.integers(2, 64))
+        result = as_number(call(predicted_floor, X.copy(), y.copy(), lr, B, names=("X", "y", "lr", "batch_size")),
                            "predicted_floor")
-        if not close(result, _predicted_floor(lr, B, s)):
-            why = diagnose(result, (lr, B, s), FLOOR_MISTAKES)
-            raise Fail(why or f"for lr = {lr:.3g}, batch size {B}, tr(Sigma) = {s:.3g} the floor is "
-                              f"{_predicted_floor(lr, B, s):.4g}; you returned {result:.4g}.")
-    return "Correct: floor = lr tr(Sigma) / (4 B): proportional to the lr, inversely proportional to the batch."
+        answers.append(((X, y, lr, B), result))
+    wrong = [(args, result) for args, result in answers
+             if not any(close(result, ok, rtol=1e-6, atol=0) for ok in _floor_accepted(*args))]
+    if not wrong:
+        return ("Correct: tr(Sigma) is the mean of r_i^2 ||x_i||^2 at w*, and the floor lr tr(Sigma) / (4 B). The cell "
+                "below puts it to the test on the diabetes data.")
+    # the explanation must fit every answer, so that the same code always gets the same message
+    why = diagnose_all([(args, result) for args, result in answers], FLOOR_MISTAKES, rtol=1e-6, atol=0)
+    (X, y, lr, B), result = wrong[0]
+    raise Fail(why or f"for this data set (n = {len(X)}, lr = {lr:.3g}, batch size {B}) the predicted floor is "
+                      f"{_predicted_floor(X, y, lr, B):.6g}; you returned {result:.6g}. Which gradient is noisy, and "
+                      f"where does SGD settle?")
 
 
 # ---------------------------------------------------------------- task 4: measure the floor against B
@@ -170,6 +245,10 @@ def _windows(excess, steps):
 
 
 FLOOR_SLOPE_MISTAKES = [
+    (lambda B, floors: float(np.polyfit(np.log(floors), np.log(B), 1)[0]),
+     "you fitted log(B) against log(floor): the axes are swapped. The exponent p of floor ~ B^p is the slope of "
+     "log(floor) (y) against log(B) (x): np.polyfit(np.log(B), np.log(floors), 1)[0]. (With swapped axes the slope "
+     "is not even exactly 1/p, since the points do not lie exactly on a line.)"),
     (lambda B, floors: 1 / _slope(B, floors), "your p is 1 / (the slope): fit log(floor) against log(B) "
                                               "(x = log B, y = log floor), not the other way round."),
     (lambda B, floors: float(np.polyfit(B, floors, 1)[0]), "you fitted the floors against B on linear axes. A "
@@ -194,7 +273,7 @@ def _sgd_fails(fn, rng):
     try:
         check_sgd(helper, rng)
     except Fail as fail:
-        return f"floor_vs_batch uses your `sgd`, which does not pass task 2 yet ({fail}). Fix that first."
+        return f"`floor_vs_batch` uses your `sgd`, which does not pass task 2 yet ({fail}). Fix that first."
     except NotAttempted:
         return None  # call() names the unsolved `sgd` itself
     return None
@@ -222,12 +301,12 @@ def check_floor_vs_batch(floor_vs_batch, rng):
         raw = call(floor_vs_batch, X.copy(), y.copy(), lr, list(batch_sizes), steps, seed,
                    names=("X", "y", "lr", "batch_sizes", "steps", "seed"))
         if raw is None:
-            raise Fail("floor_vs_batch returned None: did you forget the `return` statement?")
+            raise Fail("`floor_vs_batch` returned None: did you forget the `return` statement?")
         if not isinstance(raw, (tuple, list)) or len(raw) != 2:
             raise Fail(f"return a pair (floors, p): the array of measured floors, one per batch size, and the "
                        f"fitted exponent; you returned {_kind(raw)}.")
-        floors = as_array(raw[0], (len(batch_sizes),), "the floors that floor_vs_batch returned")
-        p = as_number(raw[1], "the exponent p that floor_vs_batch returned")
+        floors = as_array(raw[0], (len(batch_sizes),), "floor_vs_batch", value="the floors")
+        p = as_number(raw[1], "floor_vs_batch", value="the exponent p")
         fresh = _excess_paths(X, y, lr, batch_sizes, steps, seed)
         accepted = _windows(fresh, steps) + _windows(_excess_paths(X, y, lr, batch_sizes, steps, seed,
                                                                    shared_rng=True), steps)

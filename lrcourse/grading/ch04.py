@@ -5,16 +5,16 @@ import copy
 import numpy as np
 
 from lrcourse.grading.ch02 import _spectrum, random_spd
-from lrcourse.grading.core import (Fail, as_array, as_number, as_numbers, call, choice, close, diagnose,
-                                   first_differing_row, task)
+from lrcourse.grading.core import (Fail, _noun, aliased_message, aliased_path, as_array, as_number, as_numbers, call,
+                                   choice, close, diagnose, path_difference, task)
 
 
 def _unpack(raw, what, shape):
     if raw is None:
-        raise Fail(f"{what} returned None: did you forget the `return` statement?")
+        raise Fail(f"{_noun(what)} returned None: did you forget the `return` statement?")
     if not isinstance(raw, (tuple, list)) or len(raw) != 2:
-        raise Fail(f"{what} should return a pair (x_new, buf_new), for example `return x, buf`.")
-    return as_array(raw[0], shape, f"the x that {what} returned"), as_array(raw[1], shape, f"the buf that {what} returned")
+        raise Fail(f"{_noun(what)} should return a pair (x_new, buf_new), for example `return x, buf`.")
+    return as_array(raw[0], shape, what, value="x_new"), as_array(raw[1], shape, what, value="buf_new")
 
 
 def _run_steps(step, names, rng, n_steps=6, mutable=(), **extra):
@@ -26,7 +26,7 @@ def _run_steps(step, names, rng, n_steps=6, mutable=(), **extra):
     d = int(rng.integers(1, 5))
     x, buf = rng.normal(size=d), None
     lr, beta = float(rng.uniform(0.05, 0.5)), float(rng.uniform(0.3, 0.95))
-    what = step.__name__ if hasattr(step, "__name__") else "your function"
+    what = step.__name__ if getattr(step, "__name__", "<lambda>").isidentifier() else "your function"
     aliased = False
     for t in range(n_steps):
         grad = rng.normal(size=d)
@@ -52,7 +52,8 @@ def _later_steps_match(step, reference, names, args, mutable, n=5):
         inputs = (x.copy(), buf.copy(), rng.normal(size=len(x)), *args[3:])
         x_ref, buf_ref = reference(*copy.deepcopy(inputs))
         try:
-            x_new, buf_new = _unpack(call(step, *copy.deepcopy(inputs), names=names, mutable=mutable), "", x.shape)
+            x_new, buf_new = _unpack(call(step, *copy.deepcopy(inputs), names=names, mutable=mutable), "step",
+                                     x.shape)
         except Fail:
             return False
         if not (close(x_new, x_ref) and close(buf_new, buf_ref)):
@@ -105,6 +106,13 @@ HEAVY_BALL_FIRST_STEP = [
 ]
 
 HEAVY_BALL_MISTAKES = [
+    (lambda x, buf, g, lr, beta, d=0.0: _heavy_ball_step(x, buf, g, lr, beta)[::-1],
+     "you returned (buf_new, x_new); return (x_new, buf_new) in that order."),
+    (lambda x, buf, g, lr, beta, d=0.0: _heavy_ball_step(x, buf, g, lr, beta),
+     "you left out the dampening: after the first step the buffer adds (1 - dampening) * grad, not the whole "
+     "gradient: buf = beta * buf + (1 - dampening) * grad."),
+    (lambda x, buf, g, lr, beta, d=0.0: _heavy_ball_step(x, buf, g, lr, beta, 1 - d),
+     "you multiplied the gradient by the dampening itself; the buffer adds (1 - dampening) * grad."),
     (_moving_average,
      "that is an exponential moving average, buf = beta buf + (1 - beta) grad. torch's momentum adds the "
      "whole gradient: buf = beta buf + (1 - dampening) grad."),
@@ -159,6 +167,10 @@ def _tuned(A):
 
 
 TUNED_MISTAKES = [
+    (lambda A: (_tuned(A)[0], _tuned(A)[2], _tuned(A)[1]), "you returned (lr, rate, beta); return (lr, beta, rate) "
+                                                           "in that order."),
+    (lambda A: (_tuned(A)[1], _tuned(A)[0], _tuned(A)[2]), "you returned (beta, lr, rate); return (lr, beta, rate) "
+                                                           "in that order."),
     (lambda A: (_tuned(A)[0], _tuned(A)[2], _tuned(A)[2]),
      "beta is the *square* of the rate: beta = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2."),
     (lambda A: (2 / sum(_spectrum(A)), _tuned(A)[1], _tuned(A)[2]),
@@ -324,10 +336,10 @@ def check_classical_momentum(classical_momentum, rng):
             raise Fail(f"return the path, one row per iterate with x0 first: shape {expected.shape} for "
                        f"{steps} steps; yours has shape {result.shape}.")
         if not close(result, expected):
+            if aliased_path(result, expected):
+                raise Fail(aliased_message(result))
             why = diagnose(result, (grad_f, x0, lrs, beta), CLASSICAL_MISTAKES)
-            bad = first_differing_row(result, expected)
-            raise Fail(why or f"your path matches up to step {bad - 1} and differs from step {bad} on: "
-                              f"v = beta v - lr_t grad_f(x); x = x + v.")
+            raise Fail(why or path_difference(result, expected, "Each step: v = beta v - lr_t grad_f(x); x = x + v."))
     return "Correct: the velocity keeps each gradient at the lr of its own step."
 
 

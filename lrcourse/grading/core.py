@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["Feedback", "Fail", "NotAttempted", "Task", "TASKS", "task", "check", "call", "as_array",
-           "as_number", "as_numbers", "first_differing_row", "diagnose", "choice", "MISSING"]
+           "as_number", "as_numbers", "first_differing_row", "diagnose", "diagnose_all", "choice", "MISSING",
+           "aliased_path", "path_difference", "join"]
 
 MISSING = object()  # the learner's notebook does not define the name at all
 
@@ -211,63 +212,144 @@ def call(fn, *args, names=None, mutable=()):
     return result
 
 
+_KIND_NAMES = {"ndarray": "a numpy array", "str": "a string", "complex": "a complex number",
+               "complex128": "a complex number", "complex64": "a complex number", "NoneType": "None",
+               "function": "a function", "int": "an int", "float": "a float", "bool": "a bool",
+               "list": "a list", "tuple": "a tuple", "dict": "a dict", "set": "a set", "float64": "a float",
+               "float32": "a float", "int64": "an int", "int32": "an int", "bool_": "a bool"}
+
+
 def _kind(value):
+    """'a list', 'a numpy array', 'a complex number' ...: what a value is, in words."""
     if value is None:
         return "None"
     name = type(value).__name__
-    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+    return _KIND_NAMES.get(name, f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}")
 
 
-def as_array(result, shape=None, what="your function"):
-    """The learner's result as a float array of the expected shape, or Fail saying what is off."""
+def _noun(what):
+    """How the thing that returned a value is named: a learner's function in backticks (never capitalized)."""
+    return f"`{what}`" if what.isidentifier() else what
+
+
+def _returned(what, value=None):
+    """'`lr_window` returned' and, for one of several values, the ' as lo' that follows what it returned."""
+    return f"{_noun(what)} returned", (f" as {value}" if value else "")
+
+
+def _is_complex(result):
+    return isinstance(result, complex) or (isinstance(result, (np.ndarray, np.generic))
+                                           and np.iscomplexobj(result))
+
+
+COMPLEX_HINT = ("In Python a negative number raised to a fractional power is complex: (-8.0) ** (1/3) is "
+                "(1+1.73j), not -2. Is a base negative somewhere (an abs() missing)?")
+
+
+def as_array(result, shape=None, what="your function", value=None):
+    """The learner's result as a float array of the expected shape, or Fail saying what is off.
+
+    ``what`` names the function that returned it ("descend": shown as `descend`); ``value`` names which of
+    its results this is, when it returned several ("the floors").
+    """
+    returned, as_ = _returned(what, value)
     if result is None:
-        raise Fail(f"{what} returned None: did you forget the `return` statement?")
+        raise Fail(f"{returned} None{as_}: did you forget the `return` statement?" if not value else
+                   f"{returned} None{as_}; a value was expected there.")
+    if _is_complex(result) or (isinstance(result, (list, tuple)) and any(_is_complex(v) for v in result)):
+        raise Fail(f"{returned} complex numbers{as_}, but real numbers were expected. {COMPLEX_HINT}")
     try:
         array = np.asarray(result, dtype=np.float64)
     except (TypeError, ValueError):
-        raise Fail(f"{what} returned {_kind(result)}, which is not an array of numbers") from None
+        raise Fail(f"{returned} {_kind(result)}{as_}, which is not an array of numbers") from None
     if shape is not None and array.shape != tuple(shape):
-        raise Fail(f"{what} returned an array of shape {array.shape}, but shape {tuple(shape)} was expected")
+        raise Fail(f"{returned} an array of shape {array.shape}{as_}, but shape {tuple(shape)} was expected")
     if np.any(np.isnan(array)):
-        raise Fail(f"{what} returned NaN (not a number) values: a 0/0, inf - inf or log of a negative "
+        raise Fail(f"{returned} NaN (not a number) values{as_}: a 0/0, inf - inf or log of a negative "
                    f"number somewhere?")
     return array
 
 
-def as_number(result, what="your function", allow_inf=False):
-    """The learner's result as a float, or Fail saying what is off."""
+def as_number(result, what="your function", allow_inf=False, value=None):
+    """The learner's result as a float, or Fail saying what is off (``what`` and ``value`` as in as_array)."""
+    returned, as_ = _returned(what, value)
     if result is None:
-        raise Fail(f"{what} returned None: did you forget the `return` statement?")
+        raise Fail(f"{returned} None{as_}: did you forget the `return` statement?" if not value else
+                   f"{returned} None{as_}, but a number was expected.")
     if isinstance(result, (bool, np.bool_)):
-        raise Fail(f"{what} returned a bool ({result}), but a number was expected")
+        raise Fail(f"{returned} a bool ({result}){as_}, but a number was expected")
     if isinstance(result, np.ndarray) and result.size == 1:
-        result = result.item()
+        result = result.reshape(-1)[0]
     if isinstance(result, (tuple, list, np.ndarray)):
-        raise Fail(f"{what} returned {_kind(result)} of length {len(result)}, but a single number was expected")
+        raise Fail(f"{returned} {_kind(result)} of length {len(result)}{as_}, but a single number was expected")
+    if _is_complex(result):
+        raise Fail(f"{returned} a complex number ({complex(result):.4g}){as_}, but a real number was expected. "
+                   f"{COMPLEX_HINT}")
     if not isinstance(result, numbers.Real):
-        raise Fail(f"{what} returned {_kind(result)}, but a number was expected")
-    value = float(result)
-    if math.isnan(value):
-        raise Fail(f"{what} returned NaN (not a number): a 0/0 or log of a negative number somewhere?")
-    if math.isinf(value) and not allow_inf:
-        raise Fail(f"{what} returned {value}, but a finite number was expected")
-    return value
+        raise Fail(f"{returned} {_kind(result)}{as_}, but a number was expected")
+    number = float(result)
+    if math.isnan(number):
+        raise Fail(f"{returned} NaN (not a number){as_}: a 0/0 or log of a negative number somewhere?")
+    if math.isinf(number) and not allow_inf:
+        raise Fail(f"{returned} {number}{as_}, but a finite number was expected")
+    return number
 
 
 def as_numbers(result, names, what="your function"):
     """The learner's result as a tuple of len(names) floats (e.g. ``("the lr", "the rate")``)."""
     if result is None:
-        raise Fail(f"{what} returned None: did you forget the `return` statement?")
+        raise Fail(f"{_noun(what)} returned None: did you forget the `return` statement?")
     if not isinstance(result, (tuple, list, np.ndarray)) or len(result) != len(names):
         example = ", ".join(name.split()[-1] for name in names)
         raise Fail(f"return {len(names)} numbers ({', '.join(names)}), for example `return {example}`; "
-                   f"you returned {result!r}.")
-    return tuple(as_number(value, name) for value, name in zip(result, names))
+                   f"you returned {_short(result)}.")
+    return tuple(as_number(v, what, value=name) for v, name in zip(result, names))
+
+
+def _short(value, limit=80):
+    """repr(value), cut short: a long list is not dumped into a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def join(message, more):
+    """Two sentences: no '?.' or '..' where the first already ends with punctuation."""
+    message = message.rstrip()
+    return f"{message} {more}" if message.endswith((".", "?", "!", ":")) else f"{message}. {more}"
 
 
 def first_differing_row(result, expected, rtol=1e-9, atol=1e-12):
     """Index of the first row (iterate) where two paths differ."""
     return int(np.argmax(~np.all(np.isclose(result, expected, rtol=rtol, atol=atol), axis=1)))
+
+
+def aliased_path(result, expected):
+    """Rows 1 .. k all equal the last point, which is right: one array appended each time, then changed in place."""
+    if result.shape != expected.shape or len(result) < 3:
+        return False
+    last = result[-1]
+    return close(last, expected[-1]) and all(close(row, last) for row in result[1:]) and \
+        not all(close(row, last) for row in expected[1:])
+
+
+ALIASED = ("rows 1 to the end of your path all equal the last point{first}. You appended the same array each "
+           "time and then changed it in place (`{x} -= ...` or `{x} += ...` changes the array already in the "
+           "list); append a copy, or write `{x} = {x} - ...`, which makes a new array.")
+
+
+def aliased_message(result, x="x"):
+    first = " (the first row too)" if close(result[0], result[-1]) else ""
+    return ALIASED.format(first=first, x=x)
+
+
+def path_difference(result, expected, rule, start="x0"):
+    """Where two paths of the same shape part: 'your path matches up to step t ...', or the first row is off."""
+    bad = first_differing_row(result, expected)
+    if bad == 0:
+        return (f"the first row of your path should be the start {start} itself, {np.round(expected[0], 6)}, "
+                f"but it is {np.round(result[0], 6)}.")
+    return (f"your path matches up to step {bad - 1} (rows 0 to {bad - 1}) and differs from step {bad} on: "
+            f"expected {np.round(expected[bad], 6)}, got {np.round(result[bad], 6)}. {rule}")
 
 
 def close(a, b, rtol=1e-9, atol=1e-12):
@@ -280,12 +362,12 @@ def close(a, b, rtol=1e-9, atol=1e-12):
         return False
 
 
-def diagnose(result, inputs, mistakes, rtol=1e-9, atol=1e-12):
+def diagnose(result, inputs, mistakes, rtol=1e-9, atol=1e-12, same=None):
     """Compare a wrong ``result`` with each known mistake on the same ``inputs``.
 
     ``mistakes`` is a list of (wrong_function, explanation); the first whose
-    output equals the learner's gives the explanation. Returns None if no
-    known mistake matches.
+    output equals the learner's (``close``, or ``same(result, wrong_output)``)
+    gives the explanation. Returns None if no known mistake matches.
     """
     for wrong, explanation in mistakes:
         try:
@@ -294,7 +376,20 @@ def diagnose(result, inputs, mistakes, rtol=1e-9, atol=1e-12):
                 expected_wrong = wrong(*copy.deepcopy(inputs))
         except Exception:
             continue
-        if close(result, expected_wrong, rtol, atol):
+        if (same(result, expected_wrong) if same else close(result, expected_wrong, rtol, atol)):
+            return explanation
+    return None
+
+
+def diagnose_all(cases, mistakes, rtol=1e-9, atol=1e-12, same=None):
+    """The explanation of the first known mistake that reproduces the learner's result in *every* case.
+
+    ``cases`` is a list of (inputs, result). A mistake that matches one case may be another mistake's twin
+    there (two mistakes can agree on some inputs), so only one that fits all of them names the mistake: then
+    the same code gets the same message whatever the random inputs.
+    """
+    for wrong, explanation in mistakes:
+        if all(diagnose(result, inputs, [(wrong, explanation)], rtol, atol, same) for inputs, result in cases):
             return explanation
     return None
 
@@ -303,18 +398,23 @@ def choice(answer, correct, options, explanations):
     """Check a multiple-choice answer: one of ``options`` (letters), with an explanation per wrong one."""
     if answer is None:
         raise NotAttempted()
-    if not isinstance(answer, str) or answer.strip().lower() not in options:
-        raise Fail(f"answer with one of the letters {', '.join(repr(o) for o in options)} (a string), "
-                   f"not {answer!r}")
-    letter = answer.strip().lower()
+    letters = tuple(options)
+    listed = ", ".join(repr(o) for o in letters)
+    letter = answer.strip().lower() if isinstance(answer, str) else None
+    if letter not in letters:  # a membership test on the tuple: "" and "ab" are no letter of "abcd"
+        if isinstance(answer, str) and len(letter) > 1 and set(letter.replace(",", "").replace(" ", "")) <= set(letters):
+            raise Fail(f"answer with one of the letters {listed}: a single letter, as a string (exactly one "
+                       f"option is right), not {answer!r}.")
+        raise Fail(f"answer with one of the letters {listed} (a string such as {letters[0]!r}), "
+                   f"not {_short(answer)}.")
     if letter != correct:
         raise Fail(explanations[letter])
 
 
-def _sentence(message):
-    """Capitalize the first word, unless it is a symbol such as x or lr."""
+def _sentence(message, keep=()):
+    """Capitalize the first word, unless it is a symbol such as x or lr, or a name in ``keep``."""
     first = message.split(" ", 1)[0]
-    if len(first) > 2 and first.isalpha() and first.islower():
+    if len(first) > 2 and first.isalpha() and first.islower() and first not in keep:
         return message[0].upper() + message[1:]
     return message
 
@@ -341,7 +441,7 @@ def check(task_id, answer=MISSING, seed=None):
     except NotAttempted:
         return result("not attempted", "Not attempted yet: replace `raise NotImplementedError` with your code.")
     except Fail as fail:
-        return result("failed", _sentence(str(fail)))
+        return result("failed", _sentence(str(fail), keep=(t.name,)))
     except Exception as error:  # a bug in the checker itself: say so, never show a traceback
         return result("error", f"The check itself failed ({type(error).__name__}: {error}). This is not "
                                f"your fault: please tell your instructor.")
