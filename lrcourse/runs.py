@@ -97,7 +97,7 @@ def run(f, x0, optimizer, steps, schedule=None, blowup=1e6, limit=None, keep_sta
             for name, kept in states.items():
                 kept.append(np.copy(getattr(optimizer, name)))
     if keep_state:
-        states = {name: np.array(kept, dtype=np.float64).reshape(len(kept), -1)
+        states = {name: np.array(kept, dtype=np.float64).reshape(len(kept), np.size(kept[0]) if kept else x.size)
                   for name, kept in states.items() if all(v is not None for v in kept)}
     return Run(xs=np.array(xs), gaps=np.maximum(np.array(gaps), 0.0), steps=steps,
                diverged_at=diverged_at, states=states)

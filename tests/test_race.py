@@ -164,3 +164,10 @@ def test_race_explorer_tunes_a_racer_put_in_and_the_new_surface(explorer):
     assert len(options) == 4 and options[0].endswith("usual")
     w.controls["start"].value = options[2]
     assert w.controls["start"].value.startswith("(") and "Could not draw" not in w.status.value
+
+
+def test_keep_state_when_the_very_first_step_diverges():
+    # RMSprop's first step is lr / sqrt(1 - alpha) per coordinate: 100 here, a millionfold loss
+    f = functions.Quadratic((0.01, 1.0), angle=np.pi / 6, start=(1.0, 0.5))
+    result = run(f, f.start, optim.RMSprop(lr=3.16, alpha=0.999), 300, keep_state=True)
+    assert result.diverged_at == 1 and result.states["v"].shape == (0, 2)
