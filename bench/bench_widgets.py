@@ -66,6 +66,11 @@ def _explorers():
         ("08 adadelta_explorer", "W.adadelta_explorer()", lambda: W.adadelta_explorer(),
          [("eps", [10 ** (-6 + 0.5 * i) for i in range(1, 11)]), ("scale", [10 ** (0.5 * i) for i in range(1, 5)]),
           ("rho", [0.95, 0.99, 0.8]), ("lr", [1.2, 1.5, 2.0])]),
+        ("09 race_explorer", "W.race_explorer()", lambda: W.race_explorer(),
+         [("mode", ["one for all"]), ("shared", lr_steps(1e-2, 10 ** 0.1, 20)), ("mode", ["each its own"]),
+          ("lr Adam", lr_steps(0.1, 10 ** 0.1, 10)), ("on Nesterov", [True, False, True, False]),
+          ("surface", ["Beale", "saddle", "quadratic, kappa 100", "Styblinski-Tang"]),
+          ("mode", ["each tuned"]), ("steps", [600, 700, 800])]),
         ("05 schedule_explorer", "W.schedule_explorer(problem)", lambda: W.schedule_explorer(diabetes),
          [("lr", lr_steps(0.1, 10 ** -0.05, 20)), ("final", [10 ** (-2 + 0.1 * i) for i in range(1, 6)]),
           ("chosen", [("constant", "cosine"), ("constant", "cosine", "exponential"),
@@ -105,7 +110,8 @@ def browser_benchmark(presses=10):
              ("W.contour_explorer()", "gradient descent on", "lr"), ("W.sgd_explorer(problem)", "noise floor", "lr"),
              ("W.momentum_explorer()", "kappa =", "lr"), ("W.schedule_explorer(problem)", "final excess loss", "start lr"),
              ("W.adagrad_explorer()", "AdaGrad with lr", "lr"), ("W.rmsprop_explorer()", "RMSprop with lr", "lr"),
-             ("W.adadelta_explorer()", "Adadelta with lr", "eps")]
+             ("W.adadelta_explorer()", "Adadelta with lr", "eps"),
+             ("W.race_explorer(mode='one for all')", "one for all", "one lr")]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "from lrcourse import functions\nfrom lrcourse import widgets as W\n"
         "problem = functions.LeastSquares.diabetes(drop=('s1',))")] +

@@ -2,7 +2,8 @@
 
 Opens notebook 01, runs all cells, moves the lr slider with the keyboard and
 checks that the regime text and the picture change; then does the same for
-chapter 04's momentum explorer through its "set tuned lr and beta" button.
+chapter 04's momentum explorer through its "set tuned lr and beta" button, and
+for chapter 09's race explorer through its lr-mode buttons and shared slider.
 Skipped, with the reason, where chromium or Playwright is missing (.ci/run
 installs chromium).
 """
@@ -18,6 +19,7 @@ from lab import available, chromium, find_explorer, jupyter_lab, picture_changes
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "01_gradient_descent.ipynb"
 MOMENTUM = "04_momentum.ipynb"
+RACE = "race.ipynb"   # written by the fixture: chapter 09's race explorer alone (the chapter takes ~30 s to run)
 
 if available() is not None:
     pytest.skip(f"browser tests {available()}", allow_module_level=True)
@@ -29,6 +31,10 @@ def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     for name in (NOTEBOOK, MOMENTUM):
         shutil.copy(ROOT / "notebooks" / name, root / name)
+    import nbformat
+
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from lrcourse import widgets as W\nW.race_explorer()")]), root / RACE)
     with jupyter_lab(root) as server:
         yield server
 
@@ -94,5 +100,29 @@ def test_momentum_explorer_button_sets_the_tuned_values(open_notebook):
     time.sleep(1.0)  # let the browser's sliders settle (they snap to their steps and sync back)
     text = status.inner_text()
     assert "lr = 3.306" in text and "predicted rate 0.818" in text and "(tuned)" in text, text
+    assert picture.get_attribute("src") != before_src
+    assert page.locator("text=Error displaying widget").count() == 0
+
+
+def test_race_explorer_buttons_and_shared_slider(open_notebook):
+    page = open_notebook(RACE)
+    run_all(page)
+    explorer, status, picture = find_explorer(page, "one for all")  # a button: text that stays
+    page.wait_for_function("el => el.src && el.src.length > 0", arg=picture.element_handle(), timeout=30_000)
+    assert "finished, in order: momentum (step 376)" in status.inner_text()
+    before_src = picture.get_attribute("src")
+    explorer.get_by_role("button", name="one for all").click()
+    page.wait_for_function("el => el.innerText.includes('all at lr 1.0e-02')", arg=status.element_handle(),
+                           timeout=20_000)
+    assert "diverged: SGD (step 4), momentum (step 3)" in status.inner_text()
+    slider = explorer.locator(".widget-slider").filter(has=page.locator(".widget-label", has_text="one lr")).first
+    handle = slider.locator(".noUi-handle").first
+    handle.focus()
+    for _ in range(20):   # ten presses a decade: lr 1e-2 -> 1
+        handle.press("ArrowRight")
+    page.wait_for_function("el => el.innerText.includes('all at lr 1.0e+00')", arg=status.element_handle(),
+                           timeout=20_000)
+    text = status.inner_text()
+    assert "Adam (gap 1.7e-04)" in text and "diverged: SGD (step 1), momentum (step 1)" in text, text
     assert picture.get_attribute("src") != before_src
     assert page.locator("text=Error displaying widget").count() == 0
