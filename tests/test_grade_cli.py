@@ -33,6 +33,12 @@ UPHILL = """def descend(grad_f, x0, lr, tol, max_steps):
     return np.array(xs)"""
 
 
+EPS_INSIDE = """def adagrad_step(x, s, grad, lr, t, lr_decay=0.0, weight_decay=0.0, eps=1e-10):
+    g = grad + weight_decay * x
+    s = s + g * g
+    return x - lr / (1 + (t - 1) * lr_decay) * g / np.sqrt(s + eps), s"""
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("submissions")
@@ -56,8 +62,11 @@ def graded(tmp_path_factory):
         "01_cheat.ipynb": edit(ex01, append=["import lrcourse.grading.core as c\n"
                                              "c.check = lambda *a, **k: None\nc.TASKS.clear()"]),
     }
-    for chapter in ("03_sgd_and_minibatches", "04_momentum", "05_schedules"):
+    for chapter in ("03_sgd_and_minibatches", "04_momentum", "05_schedules", "06_adagrad"):
         submissions[f"{chapter[:2]}_good.ipynb"] = nbformat.read(ROOT / f"solutions/{chapter}.ipynb", as_version=4)
+    # chapter 06 unsolved, and with a step whose eps sits inside the square root
+    submissions["06_blank.ipynb"] = nbformat.read(ROOT / "exercises/06_adagrad.ipynb", as_version=4)
+    submissions["06_partial.ipynb"] = edit(submissions["06_good.ipynb"], replace={"def adagrad_step": EPS_INSIDE})
     for name, nb in submissions.items():
         nbformat.write(nb, folder / name)
     (folder / "01_broken.ipynb").write_text('{"cells": [')
@@ -76,8 +85,9 @@ def test_cli_succeeds_with_one_row_per_submission(graded):
     assert result.returncode == 0, result.stderr
     assert set(rows) == {"01_good.ipynb", "02_good.ipynb", "01_blank.ipynb", "01_partial.ipynb",
                          "01_loop_and_crash.ipynb", "01_cheat.ipynb", "01_broken.ipynb", "01_score_edited.ipynb",
-                         "03_good.ipynb", "04_good.ipynb", "05_good.ipynb"}
-    assert "wrote 11 rows" in result.stdout
+                         "03_good.ipynb", "04_good.ipynb", "05_good.ipynb", "06_good.ipynb", "06_blank.ipynb",
+                         "06_partial.ipynb"}
+    assert "wrote 14 rows" in result.stdout
 
 
 def test_no_submission_file_is_modified(graded):
@@ -93,6 +103,18 @@ def test_solutions_get_full_marks(graded):
     assert rows["02_good.ipynb"]["02.lr_sweep feedback"].startswith("passed")
     assert rows["02_good.ipynb"]["01.descend points"] == ""  # another chapter's task: blank
     assert "01.gd_step points" not in rows["01_good.ipynb"]  # notebook 00's demonstration is not graded
+    row = rows["06_good.ipynb"]
+    assert row["status"] == "graded" and row["points"] == "5.0" == row["max_points"] and row["notes"] == ""
+
+
+def test_chapter_06_is_graded_task_by_task(graded):
+    _, rows, _, _ = graded
+    blank, partial = rows["06_blank.ipynb"], rows["06_partial.ipynb"]
+    assert blank["status"] == "graded" and blank["points"] == "0.0" and blank["max_points"] == "5.0"
+    assert all(blank[f"{t} feedback"].startswith("not attempted") for t in
+               ("06.adagrad_step", "06.effective_lr_after", "06.effective_lr_exponent", "06.answer_loss_exponent",
+                "06.answer_weakness"))
+    assert partial["points"] == "4.0" and "outside the square root" in partial["06.adagrad_step feedback"]
 
 
 def test_unsolved_exercise_is_not_attempted_everywhere(graded):

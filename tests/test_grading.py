@@ -7,7 +7,7 @@ import pytest
 
 from lrcourse.grading import TASKS, check, grade_namespace, tasks_of
 from lrcourse import schedules
-from lrcourse.grading import ch01, ch02, ch03, ch04, ch05
+from lrcourse.grading import ch01, ch02, ch03, ch04, ch05, ch06
 from lrcourse.runs import regime_1d
 
 SEEDS = range(6)
@@ -17,6 +17,12 @@ def floor_vs_batch(X, y, lr, batch_sizes, steps, seed):
     """The reference measurement: from w*, fresh batches per B, the mean excess over the second half."""
     floors = np.array([e[steps // 2 + 1:].mean() for e in ch03._excess_paths(X, y, lr, batch_sizes, steps, seed)])
     return floors, ch03._slope(batch_sizes, floors)
+
+
+def effective_lr_exponent(problem, lr, batch_size, steps, seeds):
+    """The reference measurement of exercise 06, task 3."""
+    s = ch06._accumulators(problem, lr, batch_size, steps, seeds)
+    return ch06._fit(s, lr, problem.frequency)
 
 
 REFERENCES = {
@@ -51,6 +57,11 @@ REFERENCES = {
     "05.my_schedule": schedules.exponential(0.1, gamma=(2e-4 / 0.1) ** (1 / 3000)),
     "05.answer_why_decay": "a",
     "05.answer_rm_budget": "a",
+    "06.adagrad_step": ch06._adagrad_step,
+    "06.effective_lr_after": ch06._effective_lr_after,
+    "06.effective_lr_exponent": effective_lr_exponent,
+    "06.answer_loss_exponent": -0.5,
+    "06.answer_weakness": "b",
 }
 
 
@@ -58,7 +69,7 @@ def test_every_task_has_a_reference_here():
     assert set(REFERENCES) == set(TASKS)
     assert [t.name for t in tasks_of("01")] == ["descend", "recover_quadratic", "regime", "steps_to_reach",
                                                 "lr_window", "answer_curvatures"]
-    assert all(4 <= len(tasks_of(chapter)) <= 6 for chapter in ("01", "02", "03", "04", "05"))
+    assert all(4 <= len(tasks_of(chapter)) <= 6 for chapter in ("01", "02", "03", "04", "05", "06"))
     assert not TASKS["01.gd_step"].exercise  # notebook 00's demonstration, solved there: not a task of exercise 01
 
 
@@ -660,6 +671,71 @@ WRONG = {
     "05.answer_rm_budget": [("b", "it does satisfy both conditions"), ("c", "far below the target"),
                             ("d", "it does not diverge")],
 }
+
+def adagrad_variant(**change):
+    return lambda x, s, grad, lr, t, lr_decay=0.0, weight_decay=0.0, eps=1e-10: ch06._variant(**change)(
+        x, s, grad, lr, t, lr_decay, weight_decay, eps)
+
+
+def effective_formula(total):
+    """An effective lr lr / (sqrt(s0 + total(t, g0, q)) + eps), with the constant-size case kept right."""
+    def effective_lr_after(t, g0, q, lr, s0=0.0, eps=1e-10):
+        if q * q == 1:
+            return lr / (math.sqrt(s0 + t * g0 * g0) + eps)
+        return lr / (math.sqrt(s0 + total(t, g0, q)) + eps)
+    return effective_lr_after
+
+
+def exponent_variant(**options):
+    def measure(problem, lr, batch_size, steps, seeds):
+        return ch06._fit(ch06._accumulators(problem, lr, batch_size, steps, seeds), lr, problem.frequency, **options)
+    return measure
+
+
+WRONG.update({
+    "06.adagrad_step": [
+        (adagrad_variant(eps_inside=True), "outside the square root"),
+        (adagrad_variant(square=False), "*squared* gradient"),
+        (adagrad_variant(old_s=True), "old accumulator"),
+        (adagrad_variant(root=False), "square root is missing"),
+        (adagrad_variant(sign=-1), "sign error"),
+        (adagrad_variant(accumulate=False), "*sums* the squares"),
+        (adagrad_variant(decay="t"), "counts from the second step"),
+        (adagrad_variant(decay="geometric"), "not a factor per step"),
+        (adagrad_variant(weight_decay="none"), "weight_decay is missing"),
+        (adagrad_variant(weight_decay="after"), "*before* the accumulator"),
+        (adagrad_variant(weight_decay="decoupled"), "decoupled weight decay"),
+        (lambda *args: ch06._adagrad_step(*args)[::-1], "(s_new, x_new)"),
+        (lambda x, s, grad, lr, t, lr_decay=0.0, weight_decay=0.0, eps=1e-10: x - lr * grad, "should return a pair"),
+    ],
+    "06.effective_lr_after": [
+        (effective_formula(lambda t, g, q: g * g * (1 - q ** t) / (1 - q)), "ratio q^2, not q"),
+        (effective_formula(lambda t, g, q: g * g * (1 - q ** (2 * t - 2)) / (1 - q * q)), "off by one"),
+        (effective_formula(lambda t, g, q: g * g / (1 - q * q)), "the limit for t -> infinity"),
+        (effective_formula(lambda t, g, q: abs(g) * (1 - q ** (2 * t)) / (1 - q * q)), "*squared* gradients"),
+        (lambda t, g, q, lr, s0=0.0, eps=1e-10: lr / (math.sqrt(s0 + t * g * g) + eps), "constant gradient"),
+        (lambda t, g, q, lr, s0=0.0, eps=1e-10: ch06._effective_lr_after(t, g, q, lr, 0.0, eps), "s0 is missing"),
+        (lambda t, g, q, lr, s0=0.0, eps=1e-10: lr / math.sqrt(s0 + ch06._accumulated(t, g, q) + eps),
+         "outside the square root"),
+        (lambda t, g, q, lr, s0=0.0, eps=1e-10: lr / (math.sqrt(s0 + g * g * (1 - q ** (2 * t)) / (1 - q * q)) + eps),
+         "Treat q^2 = 1 apart"),
+    ],
+    "06.effective_lr_exponent": [
+        (exponent_variant(swap=True), "axes are swapped"),
+        (exponent_variant(x="index"), "feature's index"),
+        (exponent_variant(intercept=True), "kept the intercept"),
+        (exponent_variant(y="s"), "accumulator s itself"),
+        (exponent_variant(xlog=np.log10), "mixed the bases"),
+        (exponent_variant(average=0), "first seed's run only"),
+        (exponent_variant(x="linear", y="linear"), "linear axes"),
+        (exponent_variant(absent=True), "never appears in its training data"),
+    ],
+    "06.answer_loss_exponent": [(0.0, "stays on a floor"), (-1.0, "1/t"), (-0.25, "not to its square root"),
+                                (0.5, "loss grows"), (-3.0, "faster than 1/t"), (-0.7, "combine two results"),
+                                ("-1/2", "not the string"), ([-0.5], "one number")],
+    "06.answer_weakness": [("a", "the opposite"), ("c", "exactly what AdaGrad cures"), ("d", "at most lr"),
+                           ("", "answer with one of the letters")],
+})
 
 WRONG_CASES = [pytest.param(task_id, i, id=f"{task_id}-{i}") for task_id, wrongs in WRONG.items()
                for i in range(len(wrongs))]
