@@ -134,6 +134,40 @@ class TestAdagradExplorer:
         w.controls["eps"].value = 1.0
         assert max(line.get_data()[1].max() for line in w.dynamic[2:4]) <= 1.0 + 1e-12   # lr / eps caps it
 
+    def test_aligned_ratio_is_the_curvature_ratio_times_the_travel(self):
+        from lrcourse import widgets as W
+
+        w = W.adagrad_explorer()
+        for lr in (0.01, 0.3, 3.0):
+            w.controls["lr"].value = lr
+            eff = [line.get_data()[1] for line in w.dynamic[2:4]]
+            x1, x2 = (np.asarray(a) for a in w.dynamic[0].get_data())   # the path, x_0 .. x_steps
+            k = len(eff[0])
+            travel = np.sqrt(np.sum(x2[:k] ** 2) / np.sum(x1[:k] ** 2))
+            ratio = eff[0][-1] / eff[1][-1]
+            assert ratio == pytest.approx(100 * travel, rel=1e-3)
+            assert f"a ratio of {ratio:.3g} = 100 (curvature 2 over curvature 1) x {travel:.3g}" in w.status.value
+        w.controls["lr"].value = 0.3   # the default start (1, 0.5): coordinate 2 travels less, the ratio is well below 100
+        assert 30 < w.dynamic[2].get_data()[1][-1] / w.dynamic[3].get_data()[1][-1] < 41
+
+    def test_a_large_eps_or_initial_s_leaves_gradient_descent_with_a_smaller_lr(self):
+        from lrcourse import widgets as W
+
+        w = W.adagrad_explorer()
+        lr = w.controls["lr"].value
+        w.controls["eps"].value = 100.0   # eps far above sqrt(s): both effective lrs nearly lr / eps, all along
+        for line in w.dynamic[2:4]:
+            eff = line.get_data()[1]
+            assert np.all(eff <= lr / 100) and np.all(eff > 0.9 * lr / 100)
+        assert "eps or the initial s matter" in w.status.value
+        w.controls["eps"].value = 1e-10
+        w.controls["s0"].value = 100.0    # the initial s caps the effective lr at lr / sqrt(s0)
+        for line in w.dynamic[2:4]:
+            eff = line.get_data()[1]
+            assert np.all(eff <= lr / 10) and eff[-1] > 0.9 * lr / 10
+        w.controls["angle"].value = 45
+        assert "axes rotated" in w.status.value and "Could not draw" not in w.status.value
+
     def test_any_lr_draws_and_a_diverging_run_is_named(self):
         from lrcourse import widgets as W
 

@@ -15,13 +15,17 @@ def adagrad_explorer(kappa=100.0, steps=200):
     """Notebook 06: AdaGrad on a 2-D quadratic; each coordinate's accumulator and effective lr, live.
 
     Sliders for the lr, eps, the initial accumulator and the rotation of the quadratic's axes. Left:
-    the path, with gradient descent at its best fixed lr for comparison. Middle: each coordinate's
-    effective lr, lr / (sqrt(s) + eps), over the steps. Right: the loss of both.
+    the path from (1, 0.5), with gradient descent at its best fixed lr for comparison. Middle: each
+    coordinate's effective lr, lr / (sqrt(s) + eps), over the steps. Right: the loss of both.
+
+    With the axes aligned (and eps, the initial s negligible), s_i = curvature_i^2 * sum of x_i^2 along
+    the path, so the ratio of the two effective lrs is the ratio of the curvatures times the ratio of
+    how far each coordinate has travelled, sqrt(sum x2^2 / sum x1^2); the status line shows both factors.
     """
     controls = {
         "lr": widgets.FloatLogSlider(value=0.3, base=10, min=-3, max=1, step=0.05, description="lr",
                                      readout_format=".3f"),
-        "eps": widgets.FloatLogSlider(value=1e-10, base=10, min=-10, max=0, step=0.5, description="eps",
+        "eps": widgets.FloatLogSlider(value=1e-10, base=10, min=-10, max=2, step=0.5, description="eps",
                                       readout_format=".0e"),
         "s0": widgets.FloatLogSlider(value=1e-8, base=10, min=-8, max=2, step=0.25,
                                      description="initial s", readout_format=".0e"),
@@ -42,7 +46,7 @@ def adagrad_explorer(kappa=100.0, steps=200):
     eff_lines = [ax_lr.plot([], [], color=c, label=f"coordinate {i + 1}")[0] for i, c in enumerate(colours)]
     (gd_lr,) = ax_lr.plot([], [], color="0.45", ls="--", lw=1, label="GD's fixed lr")
     ax_lr.set(yscale="log", xlabel="step t", ylabel="effective lr  lr / (sqrt(s) + eps)", xlim=(0, steps),
-              ylim=(1e-4, 1e3))
+              ylim=(1e-6, 1e4))
     ax_lr.grid(True, alpha=0.3)
     ax_lr.legend(loc="upper right", fontsize=7)
     loss_line = loss_axis(ax_loss)
@@ -80,12 +84,25 @@ def adagrad_explorer(kappa=100.0, steps=200):
         outcome = describe(result)
         ax_c.set_title(f"kappa = {kappa:g}, axes rotated {angle} deg", fontsize=9)
         if len(effective) and np.all(np.isfinite(effective[-1])):
-            ratio = effective[-1, 1] / effective[-1, 0]
-            lr_text = (f"effective lrs now {effective[-1, 0]:.3g} and {effective[-1, 1]:.3g} (ratio {ratio:.3g}; "
-                       f"the curvatures along the axes: {f.A[0, 0]:.3g} and {f.A[1, 1]:.3g})")
+            ratio = effective[-1, 0] / effective[-1, 1]
+            title = f"effective lrs now {effective[-1, 0]:.3g} and {effective[-1, 1]:.3g}: ratio {ratio:.3g}"
+            lr_text = f"effective lrs now {effective[-1, 0]:.3g} and {effective[-1, 1]:.3g}, a ratio of {ratio:.3g}"
+            if abs(f.A[0, 1]) <= 1e-12 * np.abs(f.A).max():
+                # axes aligned: s_i = s0 + curvature_i^2 * sum of x_i^2 over the points where gradients were taken
+                curvatures = f.A[1, 1] / f.A[0, 0]
+                with np.errstate(all="ignore"):
+                    travel = np.sqrt(np.sum(result.xs[:len(effective), 1] ** 2) / np.sum(result.xs[:len(effective), 0] ** 2))
+                if abs(curvatures * travel / ratio - 1) < 0.01:
+                    lr_text += (f" = {curvatures:.3g} (curvature 2 over curvature 1) x {travel:.3g} (how far coordinate 2 "
+                                f"has travelled against coordinate 1: the root of sum x2^2 / sum x1^2 along the path)")
+                else:
+                    lr_text += (f" (curvatures {f.A[0, 0]:.3g} and {f.A[1, 1]:.3g}; eps or the initial s matter "
+                                f"here, besides the path)")
+            else:
+                lr_text += " (axes rotated: each coordinate's gradient mixes both curvatures)"
         else:
-            lr_text = "no effective lr to show"
-        ax_lr.set_title(lr_text.split(" (")[0], fontsize=9)
+            title = lr_text = "no effective lr to show"
+        ax_lr.set_title(title, fontsize=9)
         ax_loss.set_title(f"AdaGrad: final loss gap {result.gaps[-1]:.2g}" +
                           (f", diverged at step {result.diverged_at}" if result.diverged else "") +
                           f"; GD: {gd.gaps[-1]:.2g}", fontsize=9)
