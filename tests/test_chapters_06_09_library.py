@@ -199,19 +199,131 @@ class TestMovingMinimum:
 
 
 class TestRmspropExplorer:
+    @staticmethod
+    def lines(w):
+        """The explorer's curves by name: effective lrs (RMSprop, AdaGrad) x (coordinate 1, 2), distances."""
+        names = ["path", "ada_path", "rms_1", "rms_2", "ada_1", "ada_2", "out", "ada_out", "out_mean", "ada_out_mean"]
+        return dict(zip(names, w.dynamic))
+
     def test_both_problems_draw_and_adagrad_stalls_on_the_moving_minimum(self):
         from lrcourse import widgets as W
 
         w = W.rmsprop_explorer()
         assert "last turn: RMSprop" in w.status.value
-        rms_eff = w.dynamic[2].get_data()[1]        # RMSprop, coordinate 1
-        ada_eff = w.dynamic[4].get_data()[1]        # AdaGrad, coordinate 1
+        lines = self.lines(w)
+        rms_eff, ada_eff = lines["rms_1"].get_data()[1], lines["ada_1"].get_data()[1]
         assert rms_eff[-1] > 10 * ada_eff[-1]
         w.controls["problem"].value = "quadratic, kappa 100"
         assert "final loss gap" in w.status.value and "Could not draw" not in w.status.value
         w.controls["centered"].value = True
         w.controls["lr"].value = 3.0
         assert "Could not draw" not in w.status.value
+
+    @pytest.mark.parametrize("make, lr", [(lambda: optim.RMSprop(alpha=0.9), 0.03),
+                                          (lambda: optim.RMSprop(alpha=0.99, centered=True), 0.02),
+                                          (lambda: optim.Adagrad(), 1.0)])
+    def test_the_fast_chase_is_the_library_optimizer(self, make, lr):
+        from lrcourse.widgets.adaptive import _chase
+
+        p = F.MovingMinimum()
+        opt = make()
+        opt.lr = lr
+        xs, distance, states = _chase(p, opt, 3000)
+        np.testing.assert_allclose(distance, track(p, make(), [lr], 3000)[:, 0], rtol=1e-12, atol=1e-15)
+        reference, x = make(), p.minimum(0)
+        reference.lr = lr
+        for t in range(3000):
+            x = reference.step(x, p.grad(x, t))
+        np.testing.assert_allclose(xs[-1], x, rtol=1e-12)
+        for name, buffer in states.items():
+            assert buffer.shape == (3000, 2)
+            np.testing.assert_allclose(buffer[-1], getattr(reference, name), rtol=1e-12)
+        assert set(states) == ({"s"} if isinstance(reference, optim.Adagrad)
+                               else {"v", "m"} if reference.centered else {"v"})
+
+    def test_adagrad_has_its_own_lr_and_the_run_is_20000_steps_long(self):
+        from lrcourse import widgets as W
+
+        w = W.rmsprop_explorer()
+        lines = self.lines(w)
+        rms_before = lines["out"].get_data()[1].copy()
+        ada = lines["ada_out"].get_data()[1]
+        assert len(ada) == 20000 and lines["ada_out"].get_data()[0][-1] == 20000
+        # at the default AdaGrad lr (1) the stall comes within the 20000 steps: far behind at the end
+        assert ada[-200:].mean() > 10 * ada[200:400].mean()
+        w.controls["ada_lr"].value = 10.0
+        np.testing.assert_array_equal(lines["out"].get_data()[1], rms_before)   # RMSprop is untouched
+        assert lines["ada_out"].get_data()[1][-200:].mean() < 0.05           # a larger lr postpones the stall
+        assert "against AdaGrad with lr = 10" in w.status.value
+        # the thick line is the mean over the last turn (200 steps)
+        means = lines["out_mean"].get_data()[1]
+        assert means[-1] == pytest.approx(rms_before[-200:].mean(), rel=1e-9)
+
+    def test_centered_effective_lr_divides_by_the_standard_deviation(self):
+        from lrcourse import widgets as W
+
+        w = W.rmsprop_explorer()
+        with w.hold():
+            w.controls["problem"].value = "quadratic, kappa 100"
+            w.controls["centered"].value = True
+            w.controls["lr"].value = 0.1
+        q = F.Quadratic((0.01, 1.0), angle=np.pi / 6, start=(1.0, 0.5))
+        states = run(q, q.start, optim.RMSprop(lr=0.1, centered=True), 300, keep_state=True).states
+        centered = 0.1 / (np.sqrt(states["v"] - states["m"] ** 2) + 1e-8)
+        shown = self.lines(w)["rms_1"].get_data()[1]
+        np.testing.assert_allclose(shown, centered[:, 0], rtol=1e-12)
+        assert not np.allclose(shown, 0.1 / (np.sqrt(states["v"][:, 0]) + 1e-8), rtol=1e-3)
+        assert "sqrt(v - m^2) / sqrt(v) has median" in w.status.value
+        # on the moving minimum too: v - m^2, from the chase's own m
+        w.controls["problem"].value = "moving minimum"
+        from lrcourse.widgets.adaptive import _chase
+        _, _, states = _chase(F.MovingMinimum(), optim.RMSprop(lr=0.1, centered=True), 20000)
+        with np.errstate(divide="ignore"):
+            expected = 0.1 / (np.sqrt(states["v"] - states["m"] ** 2) + 1e-8)
+        np.testing.assert_allclose(self.lines(w)["rms_2"].get_data()[1], expected[:, 1], rtol=1e-12)
+
+    def test_a_first_step_that_throws_a_run_out_is_named_and_the_run_drawn_in_full(self):
+        from lrcourse import widgets as W
+
+        w = W.rmsprop_explorer()
+        with w.hold():   # the expert's crash: RMSprop's first step is lr / sqrt(1 - alpha) = 100 per coordinate
+            w.controls["problem"].value = "quadratic, kappa 100"
+            w.controls["lr"].value = 10 ** 0.5
+            w.controls["alpha"].value = 0.999
+        status = w.status.value
+        assert "Could not draw" not in status and "diverged" not in status
+        assert "RMSprop&#x27;s first step (lr / sqrt(1 - alpha) = 100 per coordinate) threw it 141 away" in status
+        assert "it came back" in status
+        assert len(self.lines(w)["out"].get_data()[1]) == 301   # all 300 steps, none stopped at a threshold
+        with w.hold():   # on the moving minimum, AdaGrad's first step is a full lr per coordinate
+            w.controls["problem"].value = "moving minimum"
+            w.controls["alpha"].value = 0.99
+            w.controls["lr"].value = 0.03
+            w.controls["ada_lr"].value = 100.0
+        status = w.status.value
+        assert "AdaGrad&#x27;s first step (a full lr, 100, per coordinate) threw it 141 away" in status
+        assert "RMSprop&#x27;s first step" not in status   # 0.3 per coordinate: not thrown out
+        # after the kick AdaGrad's accumulator holds the large gradients met out there: effective lr 1 / curvature
+        lines = self.lines(w)
+        np.testing.assert_allclose([lines["ada_1"].get_data()[1][400], lines["ada_2"].get_data()[1][400]],
+                                   [1.0, 4.0], rtol=0.01)
+
+    def test_every_setting_draws(self):
+        from lrcourse import widgets as W
+
+        w = W.rmsprop_explorer()
+        for problem in ("moving minimum", "quadratic, kappa 100"):
+            for centered in (False, True):
+                for alpha in (0.5, 0.999):
+                    for lr in (1e-3, 10 ** 0.5):
+                        with w.hold():
+                            w.controls["problem"].value = problem
+                            w.controls["centered"].value = centered
+                            w.controls["alpha"].value = alpha
+                            w.controls["lr"].value = lr
+                            w.controls["ada_lr"].value = 100.0 if lr > 1 else 1e-3
+                        assert "Could not draw" not in w.status.value, (problem, centered, alpha, lr)
+                        assert w.image.value[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 class TestRescaled:

@@ -117,45 +117,95 @@ ALPHAS = [0.5, 0.8, 0.9, 0.95, 0.99, 0.995, 0.999]
 
 
 def _chase(problem, opt, steps):
-    """One run after a moving minimum: (path x_0 .. x_k, distance after each step, v after each step).
+    """One run of ``opt`` after a moving minimum, from the minimum's first place.
 
-    The run stops early (k < steps) where it flies off.
+    ``opt`` is an ``optim.RMSprop`` (alpha, eps, centered) or an ``optim.Adagrad`` (eps), other options
+    off. Returns (path x_0 .. x_k, distance to the minimum after each step, states): the optimizer's
+    buffers after each step, named as ``runs.run(keep_state=True)`` names them (``v``, and ``m`` when
+    centered; AdaGrad's ``s``), each of shape (k, 2). The run stops early (k < steps) at the first step
+    that is not finite or lies beyond 1e6.
+
+    The loop works on Python floats, one coordinate after the other: the same operations in the same
+    order as ``opt.step``, so it equals ``runs.track`` with ``opt`` (tests/test_chapters_06_09_library.py),
+    and it is fast enough for the 20000 steps a redraw runs.
     """
+    import array
+    import math
+
+    if isinstance(opt, optim.RMSprop):
+        if opt.momentum or opt.weight_decay or opt.maximize:
+            raise ValueError("_chase runs RMSprop without momentum, weight_decay or maximize")
+        keep, add, centered = float(opt.alpha), 1 - float(opt.alpha), bool(opt.centered)
+    elif isinstance(opt, optim.Adagrad):
+        if opt.lr_decay or opt.weight_decay or opt.initial_accumulator_value or opt.maximize:
+            raise ValueError("_chase runs AdaGrad without lr_decay, weight_decay, an initial accumulator or maximize")
+        keep, add, centered = 1.0, 1.0, False   # s <- 1 * s + 1 * g^2: AdaGrad's sum, exactly
+    else:
+        raise TypeError(f"_chase runs optim.RMSprop or optim.Adagrad, not {type(opt).__name__}")
+    lr, eps, nan = float(opt.lr), float(opt.eps), float("nan")
     places = problem.minimum(np.arange(steps + 1))
-    c = problem.curvatures
-    xs, v = np.empty((steps + 1, 2)), np.empty((steps, 2))
-    x = xs[0] = places[:, 0]
-    opt.reset()
-    with np.errstate(all="ignore"):
-        for t in range(steps):
-            x = opt.step(x, c * (x - places[:, t]))
-            xs[t + 1] = x
-            v[t] = opt.v if getattr(opt, "v", None) is not None else opt.s
-    bad = ~np.all(np.isfinite(xs), axis=1) | (np.max(np.abs(xs), axis=1) > 1e6)
-    k = int(np.argmax(bad)) - 1 if bad.any() else steps   # the last step kept
-    distance = np.linalg.norm(xs[1:k + 1] - places[:, 1:k + 1].T, axis=1)
-    return xs[:k + 1], distance, v[:k]
+    c1, c2 = problem.curvatures.tolist()
+    p1, p2 = places[0].tolist(), places[1].tolist()
+    x1, x2, v1, v2, m1, m2 = p1[0], p2[0], 0.0, 0.0, 0.0, 0.0
+    sqrt = math.sqrt
+    record = array.array("d")   # per step: x1, x2, v1, v2, m1, m2 after it
+    keep_step = record.extend
+    for t in range(steps):   # written out for the two coordinates: a redraw runs 2 x 20000 steps
+        g1, g2 = c1 * (x1 - p1[t]), c2 * (x2 - p2[t])
+        v1, v2 = keep * v1 + add * g1 * g1, keep * v2 + add * g2 * g2
+        if centered:
+            m1, m2 = keep * m1 + add * g1, keep * m2 + add * g2
+            q1, q2 = v1 - m1 * m1, v2 - m2 * m2
+        else:
+            q1, q2 = v1, v2
+        # numpy's sqrt of a negative number (v - m^2 below 0 by rounding) is nan: the same here
+        y1 = x1 - lr * g1 / ((sqrt(q1) if q1 >= 0 else nan) + eps)
+        y2 = x2 - lr * g2 / ((sqrt(q2) if q2 >= 0 else nan) + eps)
+        if not (-1e6 <= y1 <= 1e6 and -1e6 <= y2 <= 1e6):   # also false for nan and inf
+            break
+        x1, x2 = y1, y2
+        keep_step((x1, x2, v1, v2, m1, m2))
+    steps_kept = np.frombuffer(record, dtype=np.float64).reshape(-1, 6)
+    k = len(steps_kept)
+    xs = np.concatenate([places[:, :1].T, steps_kept[:, :2]])
+    distance = np.linalg.norm(xs[1:] - places[:, 1:k + 1].T, axis=1)
+    if isinstance(opt, optim.Adagrad):
+        states = {"s": steps_kept[:, 2:4]}
+    else:
+        states = {"v": steps_kept[:, 2:4]}
+        if centered:
+            states["m"] = steps_kept[:, 4:6]
+    return xs, distance, states
 
 
-def rmsprop_explorer(steps_moving=2000, steps_quadratic=300):
-    """Notebook 07: RMSprop against AdaGrad at the same lr, on a moving minimum or a quadratic.
+def rmsprop_explorer(steps_moving=20000, steps_quadratic=300):
+    """Notebook 07: RMSprop against AdaGrad, each at its own lr, on a moving minimum or a quadratic.
 
-    Sliders for the lr and alpha (the memory of the moving average, about 1 / (1 - alpha) steps), and a
-    switch for the centered variant. Left: the path. Middle: each coordinate's effective lr,
-    lr / (sqrt(v) + eps), for both optimizers. Right: the distance to the moving minimum, or the loss gap.
+    Sliders for RMSprop's lr and alpha (the memory of the moving average, about 1 / (1 - alpha) steps),
+    for AdaGrad's own lr, and a switch for the centered variant. Left: the path (on the moving minimum,
+    its last two turns). Middle: each coordinate's effective lr, lr / (sqrt(v) + eps), with v - m^2 in
+    place of v when centered and AdaGrad's sum s for v. Right: the distance to the moving minimum over
+    20000 steps (log axis: AdaGrad's stall comes after a few (lr / speed)^2 steps), or the loss gap.
+
+    No run is stopped at a loss threshold: plain RMSprop moves each coordinate at most lr / sqrt(1 - alpha)
+    per step and AdaGrad at most its lr, so neither can run away as gradient descent does. A first step
+    that throws a run out of the picture is named as such in the status line; a run that leaves the
+    finite numbers is drawn up to there and named as diverged.
     """
     controls = {
         "problem": widgets.Dropdown(options=["moving minimum", "quadratic, kappa 100"], value="moving minimum",
                                     description="problem"),
-        "lr": widgets.FloatLogSlider(value=0.03, base=10, min=-3, max=0.5, step=0.05, description="lr",
-                                     readout_format=".3f"),
+        "lr": widgets.FloatLogSlider(value=0.03, base=10, min=-3, max=0.5, step=0.05, description="RMSprop lr",
+                                     readout_format=".3f", style={"description_width": "initial"}),
         "alpha": widgets.SelectionSlider(options=ALPHAS, value=0.99, description="alpha"),
         "centered": widgets.Checkbox(value=False, description="centered"),
+        "ada_lr": widgets.FloatLogSlider(value=1.0, base=10, min=-3, max=2, step=0.05, description="AdaGrad lr",
+                                         readout_format=".3g", style={"description_width": "initial"}),
     }
     fig = Figure(figsize=(12, 4))
     ax_p, ax_lr, ax_out = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.1, 1.1]})
     (path,) = ax_p.plot([], [], "-", color="C3", lw=0.8, zorder=3, label="RMSprop")
-    (ada_path,) = ax_p.plot([], [], "-", color="0.5", lw=0.8, zorder=2, label="AdaGrad, same lr")
+    (ada_path,) = ax_p.plot([], [], "-", color="0.5", lw=0.8, zorder=2, label="AdaGrad, its own lr")
     ax_p.set_aspect("equal")
     ax_p.legend(loc="lower right", fontsize=7)
     lines = {(name, i): ax_lr.plot([], [], color=f"C{i}", ls="-" if name == "RMSprop" else ":",
@@ -165,7 +215,10 @@ def rmsprop_explorer(steps_moving=2000, steps_quadratic=300):
     ax_lr.grid(True, alpha=0.3)
     ax_lr.legend(loc="upper left", fontsize=6)
     (out,) = ax_out.plot([], [], color="C3", label="RMSprop")
-    (ada_out,) = ax_out.plot([], [], color="0.5", label="AdaGrad, same lr")
+    (ada_out,) = ax_out.plot([], [], color="0.5", label="AdaGrad, its own lr")
+    # on the moving minimum: each step thin, the mean over the last turn (one period) thick
+    (out_mean,) = ax_out.plot([], [], color="C3", lw=2, label="_mean over the last turn")
+    (ada_out_mean,) = ax_out.plot([], [], color="0.3", lw=2, label="_mean over the last turn")
     ax_out.set(yscale="log")
     ax_out.grid(True, alpha=0.3)
     ax_out.legend(loc="upper right", fontsize=7)
@@ -177,7 +230,7 @@ def rmsprop_explorer(steps_moving=2000, steps_quadratic=300):
     X, Y = np.meshgrid(np.linspace(-1.5, 1.5, 150), np.linspace(-1.5, 1.5, 150))
     frame = {}
 
-    def set_problem(w, problem):
+    def set_frame(w, problem, centered):
         """The frame of each problem: axes limits and labels, the circle or the contours (drawn once each)."""
         for artist in frame.get("artists", []):
             artist.remove()
@@ -186,61 +239,121 @@ def rmsprop_explorer(steps_moving=2000, steps_quadratic=300):
             frame["artists"] = ax_p.plot(circle[0], circle[1], color="gold", lw=2, zorder=1,
                                          label="_the minimum's circle")
             ax_p.set(xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), xlabel="x1", ylabel="x2")
-            ax_lr.set_xlim(0, steps_moving)
-            ax_out.set_xscale("log")
-            ax_out.set(xlim=(1, steps_moving), ylim=(1e-3, 3), xlabel="step t (log)",
-                       ylabel="distance to the moving minimum")
+            for ax in (ax_lr, ax_out):
+                ax.set_xscale("log")
+                ax.set(xlim=(1, steps_moving), xlabel="step t (log)")
+            ax_out.set(ylim=(1e-3, 3), ylabel="distance to the minimum (thick: turn mean)")
+            for line in (out, ada_out):
+                line.set(lw=0.5, alpha=0.5)
         else:
+            for line in (out, ada_out):
+                line.set(lw=1.5, alpha=1.0)
             frame["artists"] = [ax_p.contour(X, Y, quadratic(np.stack([X, Y])), levels=np.geomspace(1e-4, 2, 12),
                                              cmap="Blues_r", linewidths=0.8, zorder=1)]
             ax_p.set(xlim=(-1.5, 1.5), ylim=(-1.5, 1.5), xlabel="x1", ylabel="x2")
-            ax_lr.set_xlim(0, steps_quadratic)
-            ax_out.set_xscale("linear")
-            ax_out.set(xlim=(0, steps_quadratic), ylim=(1e-16, 1e6), xlabel="step t", ylabel="loss gap f(x_t) - f*")
-        frame["problem"] = problem
-        w.background_key = problem
+            for ax in (ax_lr, ax_out):
+                ax.set_xscale("linear")
+                ax.set(xlim=(0, steps_quadratic), xlabel="step t")
+            ax_out.set(ylim=(1e-16, 1e6), ylabel="loss gap f(x_t) - f*")
+        ax_lr.set_ylabel("effective lr  lr / (sqrt(v - m^2) + eps)" if centered else
+                         "effective lr  lr / (sqrt(v) + eps)")
+        frame["key"] = w.background_key = (problem, centered)
 
-    def draw(w, problem, lr, alpha, centered):
-        if frame.get("problem") != problem:
-            set_problem(w, problem)
+    def effective(opt, states):
+        """lr / (sqrt(v) + eps) after each step: v - m^2 in place of v when centered, AdaGrad's s for v."""
+        if "s" in states:
+            q = states["s"]
+        else:
+            q = states["v"] - states["m"] ** 2 if "m" in states else states["v"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return opt.lr / (np.sqrt(q) + opt.eps)
+
+    def first_step(name, opt):
+        """A run's first step per coordinate (then v holds only (1 - alpha) g^2, and s only g^2), in words."""
+        if name == "AdaGrad":
+            return f"a full lr, {opt.lr:.3g}, per coordinate"
+        if opt.centered:
+            return f"lr / sqrt(alpha (1 - alpha)) = {opt.lr / np.sqrt(opt.alpha * (1 - opt.alpha)):.3g} per coordinate"
+        return f"lr / sqrt(1 - alpha) = {opt.lr / np.sqrt(1 - opt.alpha):.3g} per coordinate"
+
+    def draw(w, problem, lr, alpha, centered, ada_lr):
+        if frame.get("key") != (problem, centered):
+            set_frame(w, problem, centered)
         rms = optim.RMSprop(lr=lr, alpha=alpha, centered=centered)
-        ada = optim.Adagrad(lr=lr)
+        ada = optim.Adagrad(lr=ada_lr)
         if problem == "moving minimum":
             results = [_chase(moving, opt, steps_moving) for opt in (rms, ada)]
             shown = slice(-2 * moving.period, None)   # the last two turns of each path
             for line, (xs, _, _) in zip((path, ada_path), results):
                 line.set_data(xs[shown, 0], xs[shown, 1])
-            for line, (_, distance, _) in zip((out, ada_out), results):
+            turn = moving.period
+            for line, mean_line, (_, distance, _) in zip((out, ada_out), (out_mean, ada_out_mean), results):
                 line.set_data(np.arange(1, len(distance) + 1), positive(distance))
-            accumulators = [v for _, _, v in results]
-            ends = [d[-moving.period:].mean() if len(d) >= moving.period else np.inf for _, d, _ in results]
+                total = np.concatenate([[0.0], np.cumsum(distance)])
+                means = (total[turn:] - total[:-turn]) / turn   # over steps t - turn + 1 .. t, for t >= turn
+                mean_line.set_data(np.arange(turn, len(distance) + 1), positive(means))
+            paths = [xs for xs, _, _ in results]
+            away = [np.concatenate([[0.0], d]) for _, d, _ in results]   # from the minimum, x_0 .. x_k
+            states = [s for _, _, s in results]
+            ends = [d[-turn:].mean() if len(d) >= turn else np.inf for _, d, _ in results]
             title = f"last turn: RMSprop {ends[0]:.3g} away, AdaGrad {ends[1]:.3g}"
-            diverged = [len(d) < steps_moving for _, d, _ in results]
+            stopped = [len(d) < steps_moving for _, d, _ in results]
+            # the first moving step (step 2: the first gradient, taken on the minimum, is 0) thrown far?
+            thrown = [d[:4].max() > 0.5 for d in away]
         else:
-            runs = [run(quadratic, quadratic.start, opt, steps_quadratic, keep_state=True) for opt in (rms, ada)]
+            # no loss threshold (blowup=inf): a run thrown far out by its first step is drawn as it comes back
+            runs = [run(quadratic, quadratic.start, opt, steps_quadratic, blowup=np.inf, keep_state=True)
+                    for opt in (rms, ada)]
             for line, result in zip((path, ada_path), runs):
                 line.set_data(result.xs[:, 0], result.xs[:, 1])
             for line, result in zip((out, ada_out), runs):
                 show_gaps(line, result)
-            accumulators = [r.states.get("v", r.states.get("s")) if r.states else np.zeros((0, 2)) for r in runs]
+            for mean_line in (out_mean, ada_out_mean):
+                mean_line.set_data([], [])
+            paths = [r.xs for r in runs]
+            away = [np.linalg.norm(r.xs - quadratic.minima[0], axis=1) for r in runs]
+            states = [r.states for r in runs]
             title = f"final loss gap: RMSprop {runs[0].gaps[-1]:.2g}, AdaGrad {runs[1].gaps[-1]:.2g}"
-            diverged = [r.diverged for r in runs]
-        for name, acc, eps in (("RMSprop", accumulators[0], rms.eps), ("AdaGrad", accumulators[1], ada.eps)):
-            effective = lr / (np.sqrt(np.maximum(acc, 0.0)) + eps) if len(acc) else np.zeros((0, 2))
+            stopped = [r.diverged for r in runs]
+            thrown = [np.abs(r.xs[:4]).max() > 1.5 for r in runs]   # out of the picture in its first steps
+        for name, opt, st in (("RMSprop", rms, states[0]), ("AdaGrad", ada, states[1])):
+            eff = effective(opt, st)
             for i in (0, 1):
-                lines[(name, i)].set_data(np.arange(1, len(effective) + 1), positive(effective[:, i]))
-        notes = [f"{name} diverged" for name, flag in zip(("RMSprop", "AdaGrad"), diverged) if flag]
+                lines[(name, i)].set_data(np.arange(1, len(eff) + 1), positive(eff[:, i]))
+        notes = []
+        for name, opt, xs, d, flag, far in zip(("RMSprop", "AdaGrad"), (rms, ada), paths, away, stopped, thrown):
+            if flag:   # x_0 .. x_(k-1) kept: step k left the finite numbers (or went beyond 1e6)
+                notes.append(f"{name} diverged at step {len(xs)} (drawn up to there)")
+            elif far:
+                where = ("" if problem == "moving minimum" else
+                         "; it came back" if np.abs(xs[-1]).max() <= 1.5 else "; it is still out of the picture")
+                notes.append(f"{name}'s first step ({first_step(name, opt)}) threw it {d[:4].max():.3g} away "
+                             f"from the minimum{where}")
+        lr_title = "effective lr: solid RMSprop, dotted AdaGrad"
+        status_extra = ""
+        if centered and len(states[0]["v"]):
+            v, m = states[0]["v"], states[0]["m"]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = (np.sqrt(np.maximum(v - m * m, 0.0)) / np.sqrt(v)).ravel()
+            ratio = ratio[np.isfinite(ratio)]
+            if len(ratio):
+                lr_title = f"solid RMSprop, dotted AdaGrad; sqrt(v - m^2) / sqrt(v): median {np.median(ratio):.2f}"
+                status_extra = (f"; centered: sqrt(v - m^2) / sqrt(v) has median {np.median(ratio):.2f} "
+                                f"(the gradients' standard deviation over their root mean square)")
         memory = 1 / (1 - alpha)
-        ax_p.set_title(f"lr {lr:.3g}, alpha {alpha} (memory about {memory:.0f} steps)"
-                       + (", centered" if centered else ""), fontsize=9)
-        ax_lr.set_title("effective lr: solid RMSprop, dotted AdaGrad", fontsize=9)
-        ax_out.set_title(title + ("; " + ", ".join(notes) if notes else ""), fontsize=9)
-        return (f"RMSprop with lr = {lr:.3g}, alpha = {alpha}{', centered' if centered else ''} against AdaGrad at the "
-                f"same lr on the {problem}: {title}" + ("; " + ", ".join(notes) if notes else "") + ".")
+        ax_p.set_title(f"RMSprop: lr {lr:.3g}, alpha {alpha}" + (", centered" if centered else "")
+                       + f"  |  AdaGrad: lr {ada_lr:.3g}", fontsize=8)
+        ax_lr.set_title(lr_title, fontsize=9)
+        ax_out.set_title(title, fontsize=9)
+        return (f"RMSprop with lr = {lr:.3g}, alpha = {alpha} (a memory of about {memory:.0f} steps)"
+                f"{', centered' if centered else ''} against AdaGrad "
+                f"with lr = {ada_lr:.3g} on the {problem}: {title}{status_extra}"
+                + ("; " + "; ".join(notes) if notes else "") + ".")
 
-    return Explorer(controls, fig, draw, dynamic=[path, ada_path, *lines.values(), out, ada_out,
-                                                  ax_p.title, ax_lr.title, ax_out.title],
-                    layout_rows=[[controls["problem"], controls["centered"]], [controls["lr"], controls["alpha"]]])
+    return Explorer(controls, fig, draw, dynamic=[path, ada_path, *lines.values(), out, ada_out, out_mean,
+                                                  ada_out_mean, ax_p.title, ax_lr.title, ax_out.title],
+                    layout_rows=[[controls["problem"], controls["centered"]], [controls["lr"], controls["alpha"]],
+                                 [controls["ada_lr"]]])
 
 
 RHOS = [0.5, 0.8, 0.9, 0.95, 0.99, 0.999]
