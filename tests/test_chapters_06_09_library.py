@@ -333,23 +333,109 @@ class TestRescaled:
         np.testing.assert_allclose(g(g.start), f(f.start))
         np.testing.assert_allclose(g.grad(g.start), f.grad(f.start) / 100.0)
         assert g.min_value == pytest.approx(0.0) and np.allclose(g.minima, 100 * f.minima)
-        # Adadelta without eps has steps in the units of x: the same path, 100 times larger
-        a = run(f, f.start, optim.Adadelta(eps=1e-30), 100).xs
-        b = run(g, g.start, optim.Adadelta(eps=1e-30), 100).xs / 100.0
-        np.testing.assert_allclose(a, b, rtol=1e-8)
+        # SGD with its lr in its units (lr c^2) follows the same path, 100 times larger
+        a = run(f, f.start, optim.SGD(lr=0.5), 100).xs
+        b = run(g, g.start, optim.SGD(lr=0.5 * 100.0**2), 100).xs / 100.0
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+        # Adadelta does not, however small its eps: the little it moves is set by eps in absolute units, so in
+        # units of c it moves c times less (notebook 08, section 4)
+        a = run(f, f.start, optim.Adadelta(eps=1e-20), 100).xs
+        b = run(g, g.start, optim.Adadelta(eps=1e-20), 100).xs / 100.0
+        assert np.linalg.norm(a[-1] - a[0]) == pytest.approx(100 * np.linalg.norm(b[-1] - b[0]), rel=1e-3)
 
 
 class TestAdadeltaExplorer:
-    def test_the_first_step_follows_eps_and_every_scale_draws(self):
+    # w.dynamic: 0 path, 1 RMSprop's path, 2 step lengths, 3 RMSprop's, 4 the dashed first step, 5-6 losses,
+    # 7-9 titles, 10 the step that flew off, 11 the cross where it left, 12-13 the "diverged" notes
+    BASE = F.Quadratic((0.1, 1.0), angle=0.5, start=(1.0, 0.5))
+
+    @staticmethod
+    def set(w, **values):
+        with w.hold():
+            for name, value in values.items():
+                w.controls[name].value = value
+        return {name: control.value for name, control in w.controls.items()}   # as the sliders snapped them
+
+    def exact_first_step(self, lr, rho, eps, scale):
+        g = self.BASE.grad(self.BASE.start) / scale                  # the gradient in units of the scale
+        return lr * np.linalg.norm(np.sqrt(eps) * np.abs(g) / np.sqrt((1 - rho) * g * g + eps)) / scale
+
+    def test_the_dashed_line_is_the_exact_first_step_with_the_lr(self):
         from lrcourse import widgets as W
 
         w = W.adadelta_explorer()
-        for eps in (1e-10, 1e-8, 1e-6):   # while g^2 >> eps: two coordinates of about sqrt(eps / (1 - rho)) each
-            w.controls["eps"].value = eps
-            length = w.dynamic[2].get_data()[1]
-            assert length[0] == pytest.approx(np.sqrt(2 * eps / 0.1), rel=0.1)
-        w.controls["eps"].value = 1e-2                 # eps as large as g^2: the first step is shorter than that
-        assert w.dynamic[2].get_data()[1][0] < np.sqrt(2 * 1e-2 / 0.1)
+        for settings in [dict(eps=1e-6), dict(lr=10.0), dict(lr=0.1, rho=0.5, eps=1e-2),
+                         dict(lr=1.0, rho=0.999, eps=1.0), dict(lr=3.0, rho=0.9, eps=1e-4, scale=0.01),
+                         dict(lr=1.0, eps=1e-12, scale=100.0)]:
+            v = self.set(w, **settings)
+            exact = self.exact_first_step(v["lr"], v["rho"], v["eps"], v["scale"])
+            assert w.dynamic[2].get_data()[1][0] == pytest.approx(exact, rel=1e-9)   # the measured first step
+            assert w.dynamic[4].get_data()[1][0] == pytest.approx(exact, rel=1e-12)  # the dashed line
+            assert f"{exact:.2g}" in w.fig.axes[1].get_title() and "nan" not in w.fig.axes[1].get_title()
+        # sqrt(eps / (1 - rho)) per coordinate is only its small-eps limit: here (1 - rho) g^2 is 1.4e-3 and 3.2e-5
+        self.set(w, lr=1.0, rho=0.9, eps=1e-8, scale=1.0)
+        assert w.dynamic[2].get_data()[1][0] == pytest.approx(np.sqrt(2 * 1e-8 / 0.1), rel=0.01)
+        self.set(w, eps=1e-2)
+        assert w.dynamic[2].get_data()[1][0] < 0.4 * np.sqrt(2 * 1e-2 / 0.1)
+        self.set(w, eps=1.0)                           # eps >> g^2: the step is lr g, SGD's
+        assert w.dynamic[2].get_data()[1][0] == pytest.approx(np.linalg.norm(self.BASE.grad(self.BASE.start)), rel=0.01)
+
+    def test_a_run_that_diverges_at_step_1_is_drawn_and_named(self):
+        from lrcourse import widgets as W
+
+        w = W.adadelta_explorer()
+        v = self.set(w, lr=10.0, rho=0.5, eps=1.0, scale=0.01)
+        titles = [ax.get_title() for ax in w.fig.axes[:3]]
+        assert "diverged at step 1" in titles[1] and "diverged at step 1" in titles[2]
+        assert "diverged at step 1" in w.status.value
+        assert not any("nan" in t for t in titles) and "nan" not in w.status.value
+        assert [note.get_text() for note in w.dynamic[12:14]] == ["Adadelta diverged at step 1"] * 2
+        assert np.array(w.dynamic[11].get_data()).ravel().tolist() == [1.0, 0.5]   # the cross: the start
+        xs, ys = w.dynamic[10].get_data()        # the step that flew off, dashed, leaves the picture
+        assert len(xs) == 2 and max(abs(xs[1]), abs(ys[1])) > 1.3
+        length = w.dynamic[2].get_data()[1]      # its length is the first (and only) step drawn
+        assert len(length) == 1 and length[0] == pytest.approx(self.exact_first_step(**v), rel=1e-9)
+        assert w.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+        self.set(w, lr=10.0, rho=0.9, eps=1e-2, scale=0.01)       # a later step: the steps before it are drawn
+        assert "diverged at step 2" in w.fig.axes[1].get_title() and len(w.dynamic[0].get_data()[0]) == 2
+        self.set(w, lr=1.0, eps=1e-6, scale=1.0)                   # back to a calm run: no trace of the alarm
+        assert [note.get_text() for note in w.dynamic[12:14]] == ["", ""] and len(w.dynamic[10].get_data()[0]) == 0
+        assert "diverged" not in w.status.value
+
+    def test_points_in_the_status_are_in_the_pictures_units(self):
+        import re
+
+        from lrcourse import widgets as W
+
+        w = W.adadelta_explorer()
         for scale in (0.01, 100.0):
-            w.controls["scale"].value = scale
+            self.set(w, scale=scale)
+            f = F.Rescaled(self.BASE, scale)
+            final = run(f, f.start, optim.Adadelta(), 300).xs[-1] / scale
+            shown = re.search(r"at \(([-\d.e+]+), ([-\d.e+]+)\)", w.status.value)
+            if shown:   # 'slow progress ... (at (x1, x2))': the last point, divided by the scale
+                np.testing.assert_allclose([float(shown.group(1)), float(shown.group(2))], final, rtol=5e-3)
+            assert np.all(np.abs(final) < 1.3) and "Could not draw" not in w.status.value
+        assert re.search(r"at \(0\.99\d, 0\.49\d\)", w.status.value)   # scale 100: the start barely left
+
+    def test_the_pictures_the_bullets_describe(self):
+        from lrcourse import widgets as W
+
+        w = W.adadelta_explorer()
+        path = lambda: np.array(w.dynamic[0].get_data()).T   # noqa: E731
+        self.set(w, eps=1e-8)
+        reference, moved = path(), np.abs(path() - path()[0]).max()
+        self.set(w, eps=1e-12, scale=0.01)        # eps / scale^2 = 1e-8 on top: the same picture
+        assert np.abs(path() - reference).max() < 1e-3 * moved
+        self.set(w, eps=1e-6, scale=1.0, lr=0.1)  # lr^2 eps = 1e-8 on top: nearly the same picture
+        assert np.abs(path() - reference).max() < 0.02 * moved
+        self.set(w, lr=1.0, scale=0.01)           # lengths 100 times shorter: torch's eps is too large, it drifts off
+        assert "diverging" in w.status.value
+        finals = {}
+        for rho in (0.5, 0.9, 0.999):
+            self.set(w, rho=rho, scale=1.0)
+            finals[rho] = w.dynamic[5].get_data()[1][-1]
+        assert finals[0.5] < 1e-10 and finals[0.999] < 1e-8 and finals[0.9] > 1e-5   # 0.9 is the slow one here
+        for scale in (0.01, 100.0):
+            self.set(w, scale=scale)
             assert "Could not draw" not in w.status.value and "first step" in w.status.value

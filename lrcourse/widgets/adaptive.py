@@ -360,13 +360,18 @@ RHOS = [0.5, 0.8, 0.9, 0.95, 0.99, 0.999]
 
 
 def adadelta_explorer(steps=300):
-    """Notebook 08: Adadelta's units, and how rho and eps set its steps.
+    """Notebook 08: Adadelta's units, and how lr, rho and eps set its steps.
 
     The quadratic of chapter 02 (kappa 10) with every length multiplied by ``scale``: the same problem
     in other units. Left: the path, measured in those units (x / scale), for Adadelta and for RMSprop at
-    a fixed lr of 0.01. Middle: the length of each step (also / scale), with the first step that eps
-    predicts, sqrt(eps / (1 - rho)). Right: the loss, which does not depend on the units.
+    a fixed lr of 0.01. Middle: the length of each step (also / scale), with Adadelta's exact first step
+    dashed, lr sqrt(eps) |g0| / sqrt((1 - rho) g0^2 + eps) per coordinate (about lr sqrt(eps / (1 - rho))
+    only while (1 - rho) g0^2 >> eps). Right: the loss, which does not depend on the units. A run that
+    flies off is drawn up to the step that flew off, dashed towards where it landed (a cross where it left),
+    and the step and loss panels say "diverged at step k". The status gives points in the picture's units (x / scale).
     """
+    from dataclasses import replace
+
     controls = {
         "lr": widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=1, step=0.1, description="lr (multiplier)",
                                      readout_format=".2f"),
@@ -385,12 +390,15 @@ def adadelta_explorer(steps=300):
     ax_p.plot(*base.start, "o", color="k", zorder=4)
     (path,) = ax_p.plot([], [], ".-", color="C3", ms=3, lw=1, zorder=3, label="Adadelta")
     (rms_path,) = ax_p.plot([], [], ".-", color="0.5", ms=2, lw=0.7, zorder=2, label="RMSprop, lr 0.01")
+    (flown,) = ax_p.plot([], [], "--", color="C3", lw=1.2, zorder=3)          # the step that flew off
+    (flown_from,) = ax_p.plot([], [], "X", color="C3", ms=10, mec="k", zorder=5)  # where it flew off from
     ax_p.set(xlim=(-1.3, 1.3), ylim=(-1.3, 1.3), xlabel="x1 / scale", ylabel="x2 / scale")
     ax_p.set_aspect("equal")
     ax_p.legend(loc="lower right", fontsize=7)
-    (step_line,) = ax_step.plot([], [], color="C3", label="Adadelta")
+    (step_line,) = ax_step.plot([], [], ".-", color="C3", ms=4, label="Adadelta")
     (rms_step,) = ax_step.plot([], [], color="0.5", label="RMSprop, lr 0.01")
-    (predicted,) = ax_step.plot([], [], "--", color="C3", lw=0.8, label="sqrt(eps / (1 - rho)) / scale")
+    (predicted,) = ax_step.plot([], [], "--", color="C3", lw=0.8,
+                                label="first step, exact:\nlr sqrt(eps) |g| / sqrt((1-rho) g^2 + eps)")
     ax_step.set(yscale="log", xlabel="step t", ylabel="length of the step / scale", xlim=(0, steps), ylim=(1e-8, 10))
     ax_step.grid(True, alpha=0.3)
     ax_step.legend(loc="lower right", fontsize=7)
@@ -401,30 +409,75 @@ def adadelta_explorer(steps=300):
     ax_loss.legend(loc="upper right", fontsize=7)
     for ax in (ax_p, ax_step, ax_loss):
         ax.set_title(" ", fontsize=9, y=1.0)  # a fixed place: no search for tick labels above
+    alarms = [ax.text(0.5, 0.6, "", transform=ax.transAxes, ha="center", va="center", color="C3", fontsize=11,
+                      fontweight="bold") for ax in (ax_step, ax_loss)]   # "diverged at step k", else empty
     fig.tight_layout()
+
+    def landing(f, opt, k):
+        """Where a run that diverged at step k landed: run() keeps only the points before that step."""
+        x = np.array(f.start, dtype=np.float64)
+        opt.reset()
+        with np.errstate(all="ignore"):
+            for _ in range(k):
+                x = opt.step(x, f.grad(x))
+        return x
 
     def draw(w, lr, rho, eps, scale):
         f = functions.Rescaled(base, scale)
         results = [run(f, f.start, opt, steps) for opt in (optim.Adadelta(lr=lr, rho=rho, eps=eps),
                                                              optim.RMSprop(lr=0.01))]
+        adadelta = results[0]
+        landed = None   # in the picture's units: where the step that flew off landed (if it is finite)
+        if adadelta.diverged:
+            landed = landing(f, optim.Adadelta(lr=lr, rho=rho, eps=eps), adadelta.diverged_at) / scale
+            if not np.all(np.isfinite(landed)):
+                landed = None
         for line, step, loss, result in zip((path, rms_path), (step_line, rms_step), (loss_line, rms_loss), results):
             xs = result.xs / scale
             line.set_data(xs[:, 0], xs[:, 1])
+            if result is adadelta and landed is not None:
+                xs = np.vstack([xs, landed])   # the step that flew off counts among the steps
             length = np.linalg.norm(np.diff(xs, axis=0), axis=1)
             step.set_data(np.arange(1, len(length) + 1), positive(length))
             show_gaps(loss, result)
-        first = np.sqrt(eps / (1 - rho)) / scale
-        predicted.set_data([0, steps], [first, first])
-        adadelta = results[0]
-        first_step = np.linalg.norm(adadelta.xs[1] - adadelta.xs[0]) / scale if len(adadelta.xs) > 1 else np.nan
+        step_line.set_marker("." if len(step_line.get_xdata()) < 30 else "None")   # a short run: every step seen
+        g0 = f.grad(f.start)
+        exact = lr * np.linalg.norm(np.sqrt(eps) * np.abs(g0) / np.sqrt((1 - rho) * g0 * g0 + eps)) / scale
+        predicted.set_data([0, steps], [exact, exact])
+        drawn = adadelta.xs / scale
+        if len(drawn) > 1:
+            first_step = np.linalg.norm(drawn[1] - drawn[0])
+        else:
+            first_step = np.linalg.norm(landed - drawn[0]) if landed is not None else np.inf
+        first_text = f"{first_step:.2g}" if np.isfinite(first_step) else "too long to measure"
+        if adadelta.diverged:
+            diverged = f"diverged at step {adadelta.diverged_at}"
+            last = drawn[-1]
+            if landed is None:
+                flown.set_data([], [])
+            else:   # dashed towards where it landed, cut at 100 units: it leaves the picture where it did
+                jump = np.linalg.norm(landed - last)
+                end = last + (landed - last) * min(1.0, 100 / jump) if jump > 0 else landed
+                flown.set_data([last[0], end[0]], [last[1], end[1]])
+            flown_from.set_data([last[0]], [last[1]])
+            ax_step.set_title(f"Adadelta {diverged}; first step {first_text} (exact {exact:.2g})", fontsize=9)
+            ax_loss.set_title(f"Adadelta {diverged}; RMSprop ends at {results[1].gaps[-1]:.2g}", fontsize=9)
+        else:
+            diverged = ""
+            flown.set_data([], [])
+            flown_from.set_data([], [])
+            ax_step.set_title(f"Adadelta's first step: {first_text} (exact formula: {exact:.2g})", fontsize=9)
+            ax_loss.set_title(f"final loss: Adadelta {adadelta.gaps[-1]:.2g}, RMSprop {results[1].gaps[-1]:.2g}",
+                              fontsize=9)
+        for alarm in alarms:
+            alarm.set_text(f"Adadelta {diverged}" if diverged else "")
         ax_p.set_title(f"lengths times {scale:.2g}: lr {lr:.2g}, rho {rho}, eps {eps:.0e}", fontsize=9)
-        ax_step.set_title(f"Adadelta's first step: {first_step:.2g} (eps predicts {first:.2g} per coordinate)",
-                          fontsize=9)
-        verdict = describe(adadelta)
-        ax_loss.set_title(f"final loss: Adadelta {adadelta.gaps[-1]:.2g}, RMSprop {results[1].gaps[-1]:.2g}", fontsize=9)
-        return (f"Adadelta with lr = {lr:.2g}, rho = {rho}, eps = {eps:.0e}, lengths times {scale:.2g}: {verdict}. "
-                f"Its first step is {first_step:.2g} of the scale; RMSprop at lr 0.01 ends at {results[1].gaps[-1]:.2g}.")
+        verdict = describe(replace(adadelta, xs=drawn))   # points in the picture's units, x / scale
+        landed_text = "" if landed is None else f"; the step that flew off landed at ({landed[0]:.3g}, {landed[1]:.3g})"
+        return (f"Adadelta with lr = {lr:.2g}, rho = {rho}, eps = {eps:.0e}, lengths times {scale:.2g} (points in "
+                f"units of the scale): {verdict}{landed_text}. Its first step is {first_text} (the exact formula: "
+                f"{exact:.2g}); RMSprop at lr 0.01 ends at {results[1].gaps[-1]:.2g}.")
 
     return Explorer(controls, fig, draw, dynamic=[path, rms_path, step_line, rms_step, predicted, loss_line, rms_loss,
-                                                  ax_p.title, ax_step.title, ax_loss.title],
+                                                  ax_p.title, ax_step.title, ax_loss.title, flown, flown_from, *alarms],
                     layout_rows=[[controls["lr"], controls["scale"]], [controls["rho"], controls["eps"]]])
