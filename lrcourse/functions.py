@@ -596,7 +596,8 @@ class Rescaled(Surface):
     """The surface ``f`` in other units of x: g(x) = f(x / scale), so every length is ``scale`` times longer.
 
     Its minima, start and box are ``scale`` times f's, its values are f's: an optimizer whose steps have
-    the units of x (Newton's method, Adadelta without eps) follows the same path, ``scale`` times larger.
+    the units of x (Newton's method; SGD with its lr times scale^2) follows the same path, ``scale`` times
+    larger. Adadelta does only if its eps is given its units too (chapter 08): with eps = 0 it never moves.
     """
 
     def __init__(self, f, scale):
