@@ -1,14 +1,18 @@
 """Races: optimizers side by side on one surface, each at the lr tuned for it (chapter 09).
 
 ``RACERS`` names the optimizers of chapters 01-09, each a function of the lr that builds an
-``lrcourse.optim`` object with PyTorch's defaults for everything else. ``tune`` picks a racer's lr
-from a grid, the same rule for every racer; ``score`` runs it from other starts. Both run every lr
-and every start at once, with ``runs.sweep``.
+``lrcourse.optim`` object with PyTorch's defaults for everything else. ``grid`` runs a racer at every
+lr of a grid from every start at once (``runs.sweep``); ``best`` picks its lr from such a grid, by the
+same rule for every racer; ``tune`` is the two together, and ``score`` runs the chosen lr from other
+starts.
 
-The rule: a run *settles* at the first step from which its loss gap stays at or below ``target``.
-The tuned lr settles soonest, as the median over the starts; an lr at which any start diverges is
-out; ties go to the lower geometric mean of the final gaps; and where no lr settles from at least
-half the starts, the lowest geometric mean of the final gaps decides.
+A run *finishes* at the first step from which its loss gap stays at or below ``target`` to the end of
+the run; ``tune`` and ``score`` run twice the budget and count a run as finished when it got there
+within the budget, so that a run which dips below the line and comes back up later does not count.
+The rule: the tuned lr is the one by whose budget-step half of the starts have finished soonest (a
+diverged run never finishes); then the one from which more starts finish; then the lower median
+final gap (at the budget, floored at 1e-16); and among lrs still level, the middle one. Divergence
+is not forbidden: ``score`` counts the runs that diverge at the chosen lr.
 """
 
 from dataclasses import dataclass
@@ -18,7 +22,8 @@ import numpy as np
 from lrcourse import functions, optim
 from lrcourse.runs import sweep
 
-__all__ = ["RACERS", "SURFACES", "LR_GRID", "TARGET", "settled_at", "tune", "score", "Score"]
+__all__ = ["RACERS", "SURFACES", "LR_GRID", "TARGET", "settled_at", "half_finished", "Grid", "grid", "best", "tune",
+           "score", "Score"]
 
 RACERS = {
     "SGD": lambda lr: optim.SGD(lr=lr),
@@ -29,11 +34,13 @@ RACERS = {
     "Adadelta": lambda lr: optim.Adadelta(lr=lr),
     "Adam": lambda lr: optim.Adam(lr=lr),
     "AMSGrad": lambda lr: optim.Adam(lr=lr, amsgrad=True),
+    "AdamW": lambda lr: optim.AdamW(lr=lr),
     "Adamax": lambda lr: optim.Adamax(lr=lr),
     "NAdam": lambda lr: optim.NAdam(lr=lr),
     "RAdam": lambda lr: optim.RAdam(lr=lr),
 }
-"""The racers by name: each builds its optimizer from an lr (momentum 0.9; the rest at torch's defaults)."""
+"""The racers by name: each builds its optimizer from an lr (momentum 0.9; the rest at torch's defaults,
+AdamW's weight decay 0.01 included)."""
 
 SURFACES = {
     "Rosenbrock": functions.Rosenbrock,
@@ -65,51 +72,84 @@ def settled_at(history, target):
     return np.where(last_above < n - 1, last_above + 1.0, np.inf)
 
 
-def _runs(f, make, lrs, starts, steps):
-    """Every (start, lr) pair at once: (settled step, final gap, diverged), each of shape (starts, lrs)."""
+@dataclass
+class Grid:
+    """Every lr of a grid from every start, run side by side: what ``best`` chooses from.
+
+    ``history[t, i, j]``: the loss gap at step t from start i with lr j (``inf`` after a divergence);
+    ``diverged_at[i, j]``: the step of the divergence, 0 if none; ``points`` (if asked for): the
+    points, shape (steps + 1, starts, lrs, dim), NaN after a divergence.
+    """
+    lrs: np.ndarray
+    history: np.ndarray
+    diverged_at: np.ndarray
+    points: np.ndarray | None = None
+
+    @property
+    def steps(self):
+        return self.history.shape[0] - 1
+
+
+def grid(f, make, starts, steps, lrs=LR_GRID, points=False):
+    """Run the racer ``make`` at every lr of ``lrs`` from every start (shape (n, dim), or one start)."""
     starts = np.atleast_2d(np.asarray(starts, dtype=np.float64))
     lrs = np.atleast_1d(np.asarray(lrs, dtype=np.float64))
     n, k = len(starts), len(lrs)
-    _, gaps, diverged_at, history = sweep(f, np.repeat(starts, k, axis=0), make(1.0), np.tile(lrs, n), steps,
-                                          trace=True)
-    return history, gaps.reshape(n, k), diverged_at.reshape(n, k) > 0
+    out = sweep(f, np.repeat(starts, k, axis=0), make(1.0), np.tile(lrs, n), steps, trace=True, points=points)
+    history = out[3].reshape(steps + 1, n, k)
+    path = out[4].reshape(steps + 1, n, k, f.dim) if points else None
+    return Grid(lrs, history, out[2].reshape(n, k), path)
 
 
-def _geometric_mean(gaps, axis=0):
-    return np.exp(np.mean(np.log(np.maximum(gaps, 1e-300)), axis=axis))
+def half_finished(settled, steps):
+    """For each lr (column): the step by which half of the starts have finished, ``inf`` if they have not
+    all by ``steps``. ``settled`` has shape (starts, lrs), ``inf`` for a run that never finished."""
+    settled = np.where(np.asarray(settled) <= steps, settled, np.inf)
+    n = settled.shape[0]
+    return np.sort(settled, axis=0)[(n + 1) // 2 - 1]
+
+
+def best(runs, target=TARGET, steps=None, stay=None):
+    """The lr of a ``Grid`` by the module's rule: finished within ``steps`` (default: all the grid's steps),
+    staying below ``target`` to step ``stay`` (default: the grid's last step)."""
+    stay = runs.steps if stay is None else stay
+    steps = stay if steps is None else steps
+    history = runs.history[:stay + 1]
+    n, k = history.shape[1:]
+    settled = settled_at(history.reshape(stay + 1, n * k), target).reshape(n, k)
+    finished = settled <= steps
+    final = np.median(np.log10(np.maximum(history[steps], 1e-16)), axis=0)   # inf where half diverged
+    keys = np.stack([half_finished(settled, steps), -finished.sum(axis=0), final], axis=1)
+    level = np.flatnonzero(np.all(keys == keys[np.lexsort(keys.T[::-1])[0]], axis=1))
+    return float(runs.lrs[level[(len(level) - 1) // 2]])   # the middle of the lrs still level
 
 
 def tune(f, make, starts, steps, target=TARGET, lrs=LR_GRID):
-    """The racer's lr on the grid ``lrs`` by the module's rule, from ``starts`` (shape (n, 2) or one start)."""
-    lrs = np.asarray(lrs, dtype=np.float64)
-    history, gaps, diverged = _runs(f, make, lrs, starts, steps)
-    settled = settled_at(history, target).reshape(gaps.shape)
-    median = np.median(settled, axis=0)
-    final = _geometric_mean(gaps)
-    out = diverged.any(axis=0)
-    if np.all(out):
-        return float(lrs[np.argmin(diverged.sum(axis=0))])  # nothing survives: the lr that loses fewest
-    if np.any(np.isfinite(median) & ~out):
-        key = np.lexsort((final, np.where(out, np.inf, median)))
-    else:
-        key = np.argsort(np.where(out, np.inf, final), kind="stable")
-    return float(lrs[key[0]])
+    """The racer's lr on the grid ``lrs`` by the module's rule, from ``starts`` (shape (n, 2) or one start):
+    finished within ``steps``, staying below ``target`` to twice that."""
+    return best(grid(f, make, starts, 2 * steps, lrs), target, steps=steps)
 
 
 @dataclass
 class Score:
     lr: float
-    settled: np.ndarray   # the step each start's run settled at (inf: never)
-    final: np.ndarray     # each run's final loss gap (inf: diverged)
-    finals: np.ndarray    # each run's final point (NaN: diverged)
+    steps: int            # the budget
+    settled: np.ndarray   # the step each start's run reached the line for good (inf: never), over twice the budget
+    final: np.ndarray     # each run's loss gap at the budget (inf: diverged by then)
+    diverged_at: np.ndarray  # the step each run diverged at, within twice the budget (0: never)
+
+    @property
+    def finished(self):
+        """Below the line by the budget, and still below at twice the budget."""
+        return self.settled <= self.steps
 
     @property
     def diverged(self):
-        return ~np.isfinite(self.final)
+        return self.diverged_at > 0
 
 
 def score(f, make, lr, starts, steps, target=TARGET):
-    """One racer at one lr from each start: when it settled below ``target``, its final gap and point."""
+    """One racer at one lr from each start, run for twice the budget ``steps``: see ``Score``."""
     starts = np.atleast_2d(np.asarray(starts, dtype=np.float64))
-    finals, gaps, _, history = sweep(f, starts, make(1.0), np.full(len(starts), float(lr)), steps, trace=True)
-    return Score(float(lr), settled_at(history, target), gaps, finals)
+    _, _, diverged_at, history = sweep(f, starts, make(1.0), np.full(len(starts), float(lr)), 2 * steps, trace=True)
+    return Score(float(lr), steps, settled_at(history, target), history[steps], diverged_at)

@@ -152,7 +152,7 @@ def gd_sweep(f, x0, lrs, steps, blowup=1e6, limit=None):
     return sweep(f, x0, SGD(), lrs, steps, blowup, limit)
 
 
-def sweep(f, x0, optimizer, lrs, steps, blowup=1e6, limit=None, trace=False):
+def sweep(f, x0, optimizer, lrs, steps, blowup=1e6, limit=None, trace=False, points=False):
     """Any optimizer of ``lrcourse.optim`` on a surface, for many learning rates at once.
 
     The optimizer's ``lr`` is replaced by the array ``lrs``: its update rules are elementwise, so one
@@ -161,7 +161,8 @@ def sweep(f, x0, optimizer, lrs, steps, blowup=1e6, limit=None, trace=False):
     ``(finals, gaps, diverged_at)`` as ``gd_sweep`` does, by the same rule as ``run``. ``x0`` is one start
     for all runs, or one per run (shape ``(len(lrs), dim)``), each run judged against its own start; with
     ``trace=True`` also the loss gap of every run at every step, shape ``(steps + 1, len(lrs))``
-    (``inf`` once a run has diverged).
+    (``inf`` once a run has diverged), and with ``points=True`` (after it, if both) every run's point at
+    every step, shape ``(steps + 1, len(lrs), dim)`` (NaN from the step at which a run diverged on).
     """
     lrs = np.asarray(lrs, dtype=np.float64)
     x0 = np.asarray(x0, dtype=np.float64)
@@ -179,9 +180,12 @@ def sweep(f, x0, optimizer, lrs, steps, blowup=1e6, limit=None, trace=False):
     optimizer.reset()
     optimizer.lr = lrs
     history = np.full((steps + 1, len(lrs)), np.inf) if trace else None
+    path = np.full((steps + 1, len(lrs), f.dim), np.nan) if points else None
     with np.errstate(all="ignore"):
         if trace:
             history[0] = np.maximum(f(x) - f_min, 0.0)
+        if points:
+            path[0] = x.T
         for t in range(steps):
             x = optimizer.step(x, f.grad(x))
             gap = f(x) - f_min
@@ -190,11 +194,13 @@ def sweep(f, x0, optimizer, lrs, steps, blowup=1e6, limit=None, trace=False):
             alive &= ~bad
             if trace:
                 history[t + 1] = np.where(alive, np.maximum(gap, 0.0), np.inf)
+            if points:
+                path[t + 1] = np.where(alive, x, np.nan).T
             if not alive.any():
                 break
         gaps = np.where(alive, np.maximum(f(x) - f_min, 0.0), np.inf)
     finals = np.where(alive, x, np.nan).T
-    return (finals, gaps, diverged_at, history) if trace else (finals, gaps, diverged_at)
+    return (finals, gaps, diverged_at) + ((history,) if trace else ()) + ((path,) if points else ())
 
 
 def sgd_sweep(problem, lrs, batch_size, steps, seed=0, every=1, blowup=1e6, start=None):

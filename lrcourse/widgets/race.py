@@ -14,14 +14,18 @@ from lrcourse.widgets.core import Explorer, loss_limits, positive
 __all__ = ["race_explorer", "LR_MODES"]
 
 LR_MODES = ["each tuned", "each its own", "one for all"]
-COLOURS = dict(zip(race.RACERS, ["0.35", "C0", "C9", "C2", "C1", "C8", "C3", "C6", "C5", "C4", "C7"]))
+COLOURS = {"SGD": "0.3", "momentum": "C0", "Nesterov": "C9", "AdaGrad": "C2", "RMSprop": "C1", "Adadelta": "C8",
+           "Adam": "C3", "AMSGrad": "C6", "AdamW": "C5", "Adamax": "navy", "NAdam": "C4", "RAdam": "teal"}
 ON_AT_FIRST = ("SGD", "momentum", "AdaGrad", "RMSprop", "Adam")
 
 
 def _starts(f):
     """The starts offered for a surface: its usual start, then three drawn at random (the same every time)."""
     points = [np.asarray(f.start, dtype=np.float64), *f.random_starts(3, seed=9)]
-    return {f"({x:.2f}, {y:.2f})" + (" usual" if i == 0 else ""): (float(x), float(y))
+    def coordinate(z):   # near the saddle's ridge the offset from y = 0 is the point: keep its digits
+        return f"{z:.2f}" if z == 0 or abs(z) >= 0.01 else f"{z:.1e}"
+
+    return {f"({coordinate(x)}, {coordinate(y)})" + (" usual" if i == 0 else ""): (float(x), float(y))
             for i, (x, y) in enumerate(points)}
 
 
@@ -29,9 +33,11 @@ def race_explorer(surface="Rosenbrock", steps=500, racers=ON_AT_FIRST, mode="eac
     """Notebook 09: the optimizers of chapters 01-09 raced on one surface.
 
     Controls: the surface, the start, the number of steps, and how the lrs are set: **each tuned**
-    (each racer at the lr of ``lrcourse.race.LR_GRID`` that finishes soonest from this start on this
-    budget, the rule of ``lrcourse.race.tune``), **each its own** (a slider per racer) or **one for all**
-    (one shared slider). A checkbox per racer puts it in or out. Left: the paths on the contours;
+    (each racer at the lr of ``lrcourse.race.LR_GRID`` chosen by the rule of ``lrcourse.race.best`` from
+    this start on this budget; here a run has finished when it stays below the line to the last step
+    shown), **each its own** (a slider per racer) or **one for all** (one shared slider). Each racer is
+    run once at every lr of the grid (one vectorized sweep, kept), so moving an lr slider or the steps
+    back down draws at once; a new surface, start or a larger number of steps runs the sweeps again. A checkbox per racer puts it in or out. Left: the paths on the contours;
     right: the loss gaps, with the finishing line at ``race.TARGET``. The legend and the status line
     say for each racer when it finished, how far it got, or when it diverged.
     """
@@ -69,8 +75,8 @@ def race_explorer(surface="Rosenbrock", steps=500, racers=ON_AT_FIRST, mode="eac
     fig.subplots_adjust(right=0.8, wspace=0.3)      # room for the legend beside the loss axes
     legend = {"artist": None}
     layers = {}    # surface -> (contour artists, largest gap in its box)
-    runs = OrderedDict()    # (surface, start, steps, racer, lr) -> Run, the most recently used last
-    tuned = {}     # (surface, start, steps, racer) -> tuned lr
+    grids = OrderedDict()   # (surface, start, racer) -> race.Grid over LR_GRID with points, most recently used last
+    others = OrderedDict()  # (surface, start, steps, racer, lr) -> Run, for an lr off the grid
 
     def show_surface(name):
         for other, (artists, _) in layers.items():
@@ -85,17 +91,33 @@ def race_explorer(surface="Rosenbrock", steps=500, racers=ON_AT_FIRST, mode="eac
             levels = np.geomspace(low, Z.max(), 18)
             contour = ax_c.contourf(X, Y, np.maximum(Z, low), levels=levels, cmap="Blues_r", alpha=0.85, zorder=1,
                                     norm=LogNorm(vmin=levels[0], vmax=levels[-1]), extend="both")
-            (stars,) = ax_c.plot(f.minima[:, 0], f.minima[:, 1], "*", color="gold", ms=13, mec="k", zorder=4)
-            layers[name] = ([contour, stars], float(Z.max()))
+            # the global minimum (the gaps are measured to it) in gold, other minima in white, a saddle point as x
+            (stars,) = ax_c.plot(f.minima[:1, 0], f.minima[:1, 1], "*", color="gold", ms=13, mec="k", zorder=4)
+            marks = [contour, stars]
+            if len(f.minima) > 1 and not np.allclose(f(f.minima[1:].T), f.min_value):
+                marks += ax_c.plot(f.minima[1:, 0], f.minima[1:, 1], "*", color="w", ms=10, mec="k", zorder=4)
+            elif len(f.minima) > 1:
+                marks += ax_c.plot(f.minima[1:, 0], f.minima[1:, 1], "*", color="gold", ms=13, mec="k", zorder=4)
+            if hasattr(f, "saddle_point"):
+                marks += ax_c.plot(*f.saddle_point, "x", color="k", ms=9, mew=2, zorder=4)
+            layers[name] = (marks, float(Z.max()))
         (xl, xh), (yl, yh) = surfaces[name].bounds
         ax_c.set_xlim(xl, xh)
         ax_c.set_ylim(yl, yh)
 
+    def lr_grid(surface, start, steps, name):
+        """The racer at every lr of the grid from this start, for at least ``steps`` steps: one sweep,
+        kept, so that moving an lr slider, the shared slider or the steps back down draws at once."""
+        key = (surface, start, name)
+        if key not in grids or grids[key].steps < steps:
+            grids[key] = race.grid(surfaces[surface], race.RACERS[name], [start], steps, points=True)
+            while len(grids) > 64:
+                grids.popitem(last=False)
+        grids.move_to_end(key)
+        return grids[key]
+
     def tuned_lr(surface, start, steps, name):
-        key = (surface, start, steps, name)
-        if key not in tuned:
-            tuned[key] = race.tune(surfaces[surface], race.RACERS[name], [start], steps)
-        return tuned[key]
+        return race.best(lr_grid(surface, start, steps, name), steps=steps, stay=steps)
 
     def settle_controls(w, surface, start, steps, mode, on):
         """Make the controls agree with each other, without a redraw: the starts of this surface, which
@@ -118,13 +140,20 @@ def race_explorer(surface="Rosenbrock", steps=500, racers=ON_AT_FIRST, mode="eac
         return start
 
     def one_run(surface, start, steps, name, lr):
+        """(points, loss gaps, the step it diverged at or None), up to the divergence."""
+        on_grid = np.flatnonzero(np.isclose(race.LR_GRID, lr, rtol=1e-9, atol=0))
+        if on_grid.size:   # every slider position is a grid lr (the browser may round its last digits)
+            g, j = lr_grid(surface, start, steps, name), on_grid[0]
+            at = int(g.diverged_at[0, j])
+            kept = at if 0 < at <= steps else steps + 1
+            return g.points[:kept, 0, j], g.history[:kept, 0, j], (at if 0 < at <= steps else None)
         key = (surface, start, steps, name, lr)
-        if key not in runs:
-            runs[key] = run(surfaces[surface], start, race.RACERS[name](lr), steps)
-            while len(runs) > 256:
-                runs.popitem(last=False)
-        runs.move_to_end(key)
-        return runs[key]
+        if key not in others:
+            others[key] = run(surfaces[surface], start, race.RACERS[name](lr), steps)
+            while len(others) > 64:
+                others.popitem(last=False)
+        result = others[key]
+        return result.xs, result.gaps, result.diverged_at
 
     def draw(w, surface, start, steps, mode, shared, **racers):
         on = {name: racers["on " + name] for name in race.RACERS}
@@ -146,19 +175,19 @@ def race_explorer(surface="Rosenbrock", steps=500, racers=ON_AT_FIRST, mode="eac
                 losses[name].set_data([], [])
                 continue
             lr = shared if mode == "one for all" else racers["lr " + name]
-            result = one_run(surface, x0, steps, name, lr)
-            paths[name].set_data(result.xs[:, 0], result.xs[:, 1])
-            losses[name].set_data(np.arange(len(result.gaps)), positive(result.gaps))
-            at = race.settled_at(result.gaps[:, None], race.TARGET)[0] if not result.diverged else np.inf
-            if result.diverged:
-                outcome = f"diverged at step {result.diverged_at}"
-                diverged.append(f"{name} (step {result.diverged_at})")
+            xs, gaps, diverged_at = one_run(surface, x0, steps, name, lr)
+            paths[name].set_data(xs[:, 0], xs[:, 1])
+            losses[name].set_data(np.arange(len(gaps)), positive(gaps))
+            at = race.settled_at(gaps[:, None], race.TARGET)[0] if diverged_at is None else np.inf
+            if diverged_at is not None:
+                outcome = f"diverged at step {diverged_at}"
+                diverged.append(f"{name} (step {diverged_at})")
             elif np.isfinite(at):
                 outcome = f"finished at step {at:.0f}"
                 finished.append((at, f"{name} (step {at:.0f})"))
             else:
-                outcome = f"not finished: gap {result.gaps[-1]:.1e}"
-                unfinished.append((result.gaps[-1], f"{name} (gap {result.gaps[-1]:.1e})"))
+                outcome = f"not finished: gap {gaps[-1]:.1e}"
+                unfinished.append((gaps[-1], f"{name} (gap {gaps[-1]:.1e})"))
             handles.append(losses[name])
             labels.append(f"{name}, lr {lr:.1e}\n  {outcome}")
         if legend["artist"] is not None:
