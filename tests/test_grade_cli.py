@@ -39,6 +39,18 @@ EPS_INSIDE = """def adagrad_step(x, s, grad, lr, t, lr_decay=0.0, weight_decay=0
     return x - lr / (1 + (t - 1) * lr_decay) * g / np.sqrt(s + eps), s"""
 
 
+RMSPROP_EPS_INSIDE = """def rmsprop_step(x, v, m, buf, grad, lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+    g = grad + weight_decay * x
+    v = alpha * v + (1 - alpha) * g * g
+    if centered:
+        m = alpha * m + (1 - alpha) * g
+    d = np.sqrt((v - m * m if centered else v) + eps)
+    if momentum > 0:
+        buf = momentum * buf + g / d
+        return x - lr * buf, v, m, buf
+    return x - lr * g / d, v, m, buf"""
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("submissions")
@@ -67,6 +79,11 @@ def graded(tmp_path_factory):
     # chapter 06 unsolved, and with a step whose eps sits inside the square root
     submissions["06_blank.ipynb"] = nbformat.read(ROOT / "exercises/06_adagrad.ipynb", as_version=4)
     submissions["06_partial.ipynb"] = edit(submissions["06_good.ipynb"], replace={"def adagrad_step": EPS_INSIDE})
+    # chapter 07 solved, unsolved, and with eps inside the square root and SGD's exponents for the noise floor
+    submissions["07_good.ipynb"] = nbformat.read(ROOT / "solutions/07_rmsprop.ipynb", as_version=4)
+    submissions["07_blank.ipynb"] = nbformat.read(ROOT / "exercises/07_rmsprop.ipynb", as_version=4)
+    submissions["07_partial.ipynb"] = edit(submissions["07_good.ipynb"], replace={
+        "def rmsprop_step": RMSPROP_EPS_INSIDE, "answer_floor_exponents = ": "answer_floor_exponents = (1, -1)"})
     for name, nb in submissions.items():
         nbformat.write(nb, folder / name)
     (folder / "01_broken.ipynb").write_text('{"cells": [')
@@ -86,8 +103,8 @@ def test_cli_succeeds_with_one_row_per_submission(graded):
     assert set(rows) == {"01_good.ipynb", "02_good.ipynb", "01_blank.ipynb", "01_partial.ipynb",
                          "01_loop_and_crash.ipynb", "01_cheat.ipynb", "01_broken.ipynb", "01_score_edited.ipynb",
                          "03_good.ipynb", "04_good.ipynb", "05_good.ipynb", "06_good.ipynb", "06_blank.ipynb",
-                         "06_partial.ipynb"}
-    assert "wrote 14 rows" in result.stdout
+                         "06_partial.ipynb", "07_good.ipynb", "07_blank.ipynb", "07_partial.ipynb"}
+    assert "wrote 17 rows" in result.stdout
 
 
 def test_no_submission_file_is_modified(graded):
@@ -103,8 +120,9 @@ def test_solutions_get_full_marks(graded):
     assert rows["02_good.ipynb"]["02.lr_sweep feedback"].startswith("passed")
     assert rows["02_good.ipynb"]["01.descend points"] == ""  # another chapter's task: blank
     assert "01.gd_step points" not in rows["01_good.ipynb"]  # notebook 00's demonstration is not graded
-    row = rows["06_good.ipynb"]
-    assert row["status"] == "graded" and row["points"] == "5.0" == row["max_points"] and row["notes"] == ""
+    for name in ["06_good.ipynb", "07_good.ipynb"]:
+        row = rows[name]
+        assert row["status"] == "graded" and row["points"] == "5.0" == row["max_points"] and row["notes"] == ""
 
 
 def test_chapter_06_is_graded_task_by_task(graded):
@@ -115,6 +133,18 @@ def test_chapter_06_is_graded_task_by_task(graded):
                ("06.adagrad_step", "06.effective_lr_after", "06.effective_lr_exponent", "06.answer_loss_exponent",
                 "06.answer_weakness"))
     assert partial["points"] == "4.0" and "outside the square root" in partial["06.adagrad_step feedback"]
+
+
+def test_chapter_07_is_graded_task_by_task(graded):
+    _, rows, _, _ = graded
+    blank, partial = rows["07_blank.ipynb"], rows["07_partial.ipynb"]
+    assert blank["status"] == "graded" and blank["points"] == "0.0" and blank["max_points"] == "5.0"
+    assert blank["notes"] == ""  # the unsolved notebook runs from top to bottom
+    assert all(blank[f"{t} feedback"].startswith("not attempted") for t in
+               ("07.rmsprop_step", "07.hop_amplitude", "07.answer_floor_exponents", "07.rare_step", "07.answer_units"))
+    assert partial["points"] == "3.0" and "outside the square root" in partial["07.rmsprop_step feedback"]
+    assert "A batch exponent of -1 is SGD's" in partial["07.answer_floor_exponents feedback"]
+    assert partial["07.hop_amplitude feedback"].startswith("passed") and partial["notes"] == ""
 
 
 def test_unsolved_exercise_is_not_attempted_everywhere(graded):

@@ -9,6 +9,7 @@ from lrcourse.grading import TASKS, check, grade_namespace, tasks_of
 from lrcourse import schedules
 from lrcourse.grading import ch01, ch02, ch03, ch04, ch05, ch06
 from lrcourse.runs import regime_1d
+from test_grading_ch07 import REFERENCES_07, WRONG_07  # chapter 07's references and a few named mistakes
 
 SEEDS = range(6)
 
@@ -63,6 +64,7 @@ REFERENCES = {
     "06.answer_loss_exponent": -0.5,
     "06.answer_weakness": "b",
 }
+REFERENCES.update(REFERENCES_07)
 
 
 def test_every_task_has_a_reference_here():
@@ -736,6 +738,8 @@ WRONG.update({
     "06.answer_weakness": [("a", "the opposite"), ("c", "exactly what AdaGrad cures"), ("d", "at most lr"),
                            ("", "answer with one of the letters")],
 })
+
+WRONG.update(WRONG_07)  # tests/test_grading_ch07.py runs every named mistake of chapter 07
 
 WRONG_CASES = [pytest.param(task_id, i, id=f"{task_id}-{i}") for task_id, wrongs in WRONG.items()
                for i in range(len(wrongs))]
