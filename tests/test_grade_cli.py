@@ -39,6 +39,19 @@ EPS_INSIDE = """def adagrad_step(x, s, grad, lr, t, lr_decay=0.0, weight_decay=0
     return x - lr / (1 + (t - 1) * lr_decay) * g / np.sqrt(s + eps), s"""
 
 
+DECAY_AFTER = """def adam_step(x, m, v, v_max, grad, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
+              decoupled=False):
+    beta1, beta2 = betas
+    if not decoupled:
+        grad = grad + weight_decay * x
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    if amsgrad:
+        v_max = np.maximum(v_max, v)
+    x_new = x - lr * m / (1 - beta1 ** t) / (np.sqrt((v_max if amsgrad else v) / (1 - beta2 ** t)) + eps)
+    return (x_new * (1 - lr * weight_decay) if decoupled else x_new), m, v, v_max"""
+
+
 RMSPROP_EPS_INSIDE = """def rmsprop_step(x, v, m, buf, grad, lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
     g = grad + weight_decay * x
     v = alpha * v + (1 - alpha) * g * g
@@ -74,11 +87,15 @@ def graded(tmp_path_factory):
         "01_cheat.ipynb": edit(ex01, append=["import lrcourse.grading.core as c\n"
                                              "c.check = lambda *a, **k: None\nc.TASKS.clear()"]),
     }
-    for chapter in ("03_sgd_and_minibatches", "04_momentum", "05_schedules", "06_adagrad"):
+    for chapter in ("03_sgd_and_minibatches", "04_momentum", "05_schedules", "06_adagrad", "09_adam"):
         submissions[f"{chapter[:2]}_good.ipynb"] = nbformat.read(ROOT / f"solutions/{chapter}.ipynb", as_version=4)
     # chapter 06 unsolved, and with a step whose eps sits inside the square root
     submissions["06_blank.ipynb"] = nbformat.read(ROOT / "exercises/06_adagrad.ipynb", as_version=4)
     submissions["06_partial.ipynb"] = edit(submissions["06_good.ipynb"], replace={"def adagrad_step": EPS_INSIDE})
+    # chapter 09 unsolved, and with AdamW's decay after the step and the chapter's regret for C = 3
+    submissions["09_blank.ipynb"] = nbformat.read(ROOT / "exercises/09_adam.ipynb", as_version=4)
+    submissions["09_partial.ipynb"] = edit(submissions["09_good.ipynb"], replace={
+        "def adam_step": DECAY_AFTER, "answer_regret_per_step = ": "answer_regret_per_step = 0.67"})
     # chapter 07 solved, unsolved, and with eps inside the square root and SGD's exponents for the noise floor
     submissions["07_good.ipynb"] = nbformat.read(ROOT / "solutions/07_rmsprop.ipynb", as_version=4)
     submissions["07_blank.ipynb"] = nbformat.read(ROOT / "exercises/07_rmsprop.ipynb", as_version=4)
@@ -103,8 +120,9 @@ def test_cli_succeeds_with_one_row_per_submission(graded):
     assert set(rows) == {"01_good.ipynb", "02_good.ipynb", "01_blank.ipynb", "01_partial.ipynb",
                          "01_loop_and_crash.ipynb", "01_cheat.ipynb", "01_broken.ipynb", "01_score_edited.ipynb",
                          "03_good.ipynb", "04_good.ipynb", "05_good.ipynb", "06_good.ipynb", "06_blank.ipynb",
-                         "06_partial.ipynb", "07_good.ipynb", "07_blank.ipynb", "07_partial.ipynb"}
-    assert "wrote 17 rows" in result.stdout
+                         "06_partial.ipynb", "09_good.ipynb", "09_blank.ipynb", "09_partial.ipynb", "07_good.ipynb",
+                         "07_blank.ipynb", "07_partial.ipynb"}
+    assert "wrote 20 rows" in result.stdout
 
 
 def test_no_submission_file_is_modified(graded):
@@ -120,7 +138,7 @@ def test_solutions_get_full_marks(graded):
     assert rows["02_good.ipynb"]["02.lr_sweep feedback"].startswith("passed")
     assert rows["02_good.ipynb"]["01.descend points"] == ""  # another chapter's task: blank
     assert "01.gd_step points" not in rows["01_good.ipynb"]  # notebook 00's demonstration is not graded
-    for name in ["06_good.ipynb", "07_good.ipynb"]:
+    for name in ["06_good.ipynb", "07_good.ipynb", "09_good.ipynb"]:
         row = rows[name]
         assert row["status"] == "graded" and row["points"] == "5.0" == row["max_points"] and row["notes"] == ""
 
@@ -145,6 +163,19 @@ def test_chapter_07_is_graded_task_by_task(graded):
     assert partial["points"] == "3.0" and "outside the square root" in partial["07.rmsprop_step feedback"]
     assert "A batch exponent of -1 is SGD's" in partial["07.answer_floor_exponents feedback"]
     assert partial["07.hop_amplitude feedback"].startswith("passed") and partial["notes"] == ""
+
+
+def test_chapter_09_is_graded_task_by_task(graded):
+    _, rows, _, _ = graded
+    blank, partial = rows["09_blank.ipynb"], rows["09_partial.ipynb"]
+    assert blank["status"] == "graded" and blank["points"] == "0.0" and blank["max_points"] == "5.0"
+    assert blank["notes"] == ""  # the unsolved notebook runs from top to bottom
+    assert all(blank[f"{t} feedback"].startswith("not attempted") for t in
+               ("09.adam_step", "09.alternating_step", "09.adamw_fixed_point", "09.answer_regret_per_step",
+                "09.answer_rmsprop_momentum"))
+    assert partial["points"] == "3.0" and "shrinks the *old* x" in partial["09.adam_step feedback"]
+    assert "chapter's regret for C = 3" in partial["09.answer_regret_per_step feedback"]
+    assert partial["09.adamw_fixed_point feedback"].startswith("passed")
 
 
 def test_unsolved_exercise_is_not_attempted_everywhere(graded):
