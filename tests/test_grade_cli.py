@@ -64,6 +64,14 @@ RMSPROP_EPS_INSIDE = """def rmsprop_step(x, v, m, buf, grad, lr, alpha=0.99, eps
     return x - lr * g / d, v, m, buf"""
 
 
+LR_IN_U = """def adadelta_step(x, v, u, grad, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
+    g = grad + weight_decay * x
+    v = rho * v + (1 - rho) * g * g
+    dx = lr * np.sqrt(u + eps) / np.sqrt(v + eps) * g
+    u = rho * u + (1 - rho) * dx * dx
+    return x - dx, v, u"""
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("submissions")
@@ -101,6 +109,11 @@ def graded(tmp_path_factory):
     submissions["07_blank.ipynb"] = nbformat.read(ROOT / "exercises/07_rmsprop.ipynb", as_version=4)
     submissions["07_partial.ipynb"] = edit(submissions["07_good.ipynb"], replace={
         "def rmsprop_step": RMSPROP_EPS_INSIDE, "answer_floor_exponents = ": "answer_floor_exponents = (1, -1)"})
+    # chapter 08 solved, unsolved, and with the lr inside u and a floor proportional to eps
+    submissions["08_good.ipynb"] = nbformat.read(ROOT / "solutions/08_adadelta.ipynb", as_version=4)
+    submissions["08_blank.ipynb"] = nbformat.read(ROOT / "exercises/08_adadelta.ipynb", as_version=4)
+    submissions["08_partial.ipynb"] = edit(submissions["08_good.ipynb"], replace={
+        "def adadelta_step": LR_IN_U, "answer_eps_exponent = ": "answer_eps_exponent = 1"})
     for name, nb in submissions.items():
         nbformat.write(nb, folder / name)
     (folder / "01_broken.ipynb").write_text('{"cells": [')
@@ -121,8 +134,8 @@ def test_cli_succeeds_with_one_row_per_submission(graded):
                          "01_loop_and_crash.ipynb", "01_cheat.ipynb", "01_broken.ipynb", "01_score_edited.ipynb",
                          "03_good.ipynb", "04_good.ipynb", "05_good.ipynb", "06_good.ipynb", "06_blank.ipynb",
                          "06_partial.ipynb", "09_good.ipynb", "09_blank.ipynb", "09_partial.ipynb", "07_good.ipynb",
-                         "07_blank.ipynb", "07_partial.ipynb"}
-    assert "wrote 20 rows" in result.stdout
+                         "07_blank.ipynb", "07_partial.ipynb", "08_good.ipynb", "08_blank.ipynb", "08_partial.ipynb"}
+    assert "wrote 23 rows" in result.stdout
 
 
 def test_no_submission_file_is_modified(graded):
@@ -141,6 +154,8 @@ def test_solutions_get_full_marks(graded):
     for name in ["06_good.ipynb", "07_good.ipynb", "09_good.ipynb"]:
         row = rows[name]
         assert row["status"] == "graded" and row["points"] == "5.0" == row["max_points"] and row["notes"] == ""
+    row = rows["08_good.ipynb"]
+    assert row["status"] == "graded" and row["points"] == "4.0" == row["max_points"] and row["notes"] == ""
 
 
 def test_chapter_06_is_graded_task_by_task(graded):
@@ -163,6 +178,18 @@ def test_chapter_07_is_graded_task_by_task(graded):
     assert partial["points"] == "3.0" and "outside the square root" in partial["07.rmsprop_step feedback"]
     assert "A batch exponent of -1 is SGD's" in partial["07.answer_floor_exponents feedback"]
     assert partial["07.hop_amplitude feedback"].startswith("passed") and partial["notes"] == ""
+
+
+def test_chapter_08_is_graded_task_by_task(graded):
+    _, rows, _, _ = graded
+    blank, partial = rows["08_blank.ipynb"], rows["08_partial.ipynb"]
+    assert blank["status"] == "graded" and blank["points"] == "0.0" and blank["max_points"] == "4.0"
+    assert blank["notes"] == ""  # the unsolved notebook runs from top to bottom
+    assert all(blank[f"{t} feedback"].startswith("not attempted") for t in
+               ("08.adadelta_step", "08.steady_step", "08.answer_eps_exponent", "08.answer_why_settles"))
+    assert partial["points"] == "2.0" and "*before* the lr multiplier" in partial["08.adadelta_step feedback"]
+    assert "make eps an lr" in partial["08.answer_eps_exponent feedback"]
+    assert partial["08.steady_step feedback"].startswith("passed") and partial["notes"] == ""
 
 
 def test_chapter_09_is_graded_task_by_task(graded):

@@ -10,6 +10,7 @@ from lrcourse import schedules
 from lrcourse.grading import ch01, ch02, ch03, ch04, ch05, ch06
 from lrcourse.runs import regime_1d
 from test_grading_ch07 import REFERENCES_07, WRONG_07  # chapter 07's references and a few named mistakes
+from test_grading_ch08 import REFERENCES_08, WRONG_08  # chapter 08's references and a few named mistakes
 from test_grading_ch09 import REFERENCES_09, WRONG_09  # chapter 09's references and a few named mistakes
 
 SEEDS = range(6)
@@ -66,6 +67,7 @@ REFERENCES = {
     "06.answer_weakness": "b",
 }
 REFERENCES.update(REFERENCES_07)
+REFERENCES.update(REFERENCES_08)
 REFERENCES.update(REFERENCES_09)
 
 
@@ -742,6 +744,7 @@ WRONG.update({
 })
 
 WRONG.update(WRONG_07)  # tests/test_grading_ch07.py runs every named mistake of chapter 07
+WRONG.update(WRONG_08)  # tests/test_grading_ch08.py runs every named mistake of chapter 08
 WRONG.update(WRONG_09)  # tests/test_grading_ch09.py runs every named mistake of chapter 09
 
 WRONG_CASES = [pytest.param(task_id, i, id=f"{task_id}-{i}") for task_id, wrongs in WRONG.items()

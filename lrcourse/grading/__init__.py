@@ -10,6 +10,7 @@ prints how many tasks pass and which are still to do.
 
 from lrcourse.grading import ch01, ch02, ch03, ch04, ch05, ch06  # noqa: F401  (registers the tasks)
 from lrcourse.grading import ch07  # noqa: F401
+from lrcourse.grading import ch08  # noqa: F401
 from lrcourse.grading import ch09  # noqa: F401
 from lrcourse.grading.core import MISSING, TASKS, Feedback, check
 
