@@ -88,7 +88,8 @@ def run_all(page):
     """Wait for the notebook and its kernel (accepting a "Select Kernel" dialog), then Run All Cells."""
     from playwright import sync_api
 
-    page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
+    # the shown notebook: a restored workspace may hold other, hidden notebook panels before it
+    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden)", timeout=60_000)
     accept = page.locator(".jp-Dialog .jp-mod-accept")
     try:
         accept.wait_for(timeout=5_000)

@@ -54,7 +54,8 @@ def open_notebook(lab, browser, tmp_path):
     def opener(name):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         pages.append(page)
-        page.goto(f"{url}/lab/tree/{name}?token={token}")
+        # a workspace of its own, so that the notebooks earlier tests opened are not restored beside this one
+        page.goto(f"{url}/lab/workspaces/{Path(name).stem}/tree/{name}?token={token}")
         return page
 
     yield opener

@@ -333,3 +333,23 @@ def test_chapter_07_has_five_tasks_in_order():
     assert [t.name for t in tasks_of("07")] == ["rmsprop_step", "hop_amplitude", "answer_floor_exponents",
                                                 "rare_step", "answer_units"]
     assert all(TASKS[f"07.{name}"].kind == "value" for name in ("answer_floor_exponents", "answer_units"))
+
+
+# ------------------------------------------------------------------ broken answers: feedback, never a traceback
+@pytest.mark.parametrize("task_id", ["07.rmsprop_step", "07.hop_amplitude", "07.rare_step"])
+def test_an_endless_loop_is_stopped(task_id, monkeypatch):
+    def forever(*args):
+        while True:
+            pass
+
+    monkeypatch.setattr(TASKS[task_id], "time_limit", 0.3)
+    feedback = check(task_id, forever, seed=0)
+    assert feedback.status == "failed" and "did not finish within 0.3 s" in feedback.message
+
+
+@pytest.mark.parametrize("task_id", ["07.hop_amplitude", "07.rare_step"])
+@pytest.mark.parametrize("answer, words", [(lambda *args: float("nan"), "NaN"), (lambda *args: [0.1, 0.2], "a list"),
+                                           (lambda *args: "lr / 2", "a string"), (lambda *args: None, "return")])
+def test_a_formula_that_returns_no_number_is_told_so(task_id, answer, words):
+    feedback = check(task_id, answer, seed=0)
+    assert feedback.status == "failed" and words in feedback.message, feedback.message

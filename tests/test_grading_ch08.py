@@ -244,3 +244,23 @@ def test_chapter_08_has_four_tasks_in_order():
     assert [t.name for t in tasks_of("08")] == ["adadelta_step", "steady_step", "answer_eps_exponent",
                                                 "answer_why_settles"]
     assert all(TASKS[f"08.{name}"].kind == "value" for name in ("answer_eps_exponent", "answer_why_settles"))
+
+
+# ------------------------------------------------------------------ broken answers: feedback, never a traceback
+@pytest.mark.parametrize("task_id", ["08.adadelta_step", "08.steady_step"])
+def test_an_endless_loop_is_stopped(task_id, monkeypatch):
+    def forever(*args):
+        while True:
+            pass
+
+    monkeypatch.setattr(TASKS[task_id], "time_limit", 0.3)
+    feedback = check(task_id, forever, seed=0)
+    assert feedback.status == "failed" and "did not finish within 0.3 s" in feedback.message
+
+
+@pytest.mark.parametrize("answer, words", [(lambda *args: float("nan"), "NaN"), (lambda *args: [0.1, 0.2], "a list"),
+                                           (lambda *args: "sqrt(eps)", "a string"), (lambda *args: None, "return"),
+                                           (lambda t, g, u0, rho, eps: 1 / (t - t), "ZeroDivisionError")])
+def test_a_steady_step_that_returns_no_number_is_told_so(answer, words):
+    feedback = check("08.steady_step", answer, seed=0)
+    assert feedback.status == "failed" and words in feedback.message, feedback.message
