@@ -9,6 +9,8 @@ The supporting library of the course notebooks:
   real data with minibatch gradients;
 - ``lrcourse.runs`` / ``lrcourse.theory``: runs with divergence detection, vectorized sweeps, and the
   closed forms the notebooks confirm;
+- ``lrcourse.range_test``: the learning-rate range test (the numbers of torch-lr-finder) and the rules
+  that read an lr off its curve;
 - ``lrcourse.widgets``: the sliders of the notebooks;
 - ``lrcourse.grading`` / ``lrcourse.grade`` / ``lrcourse.exercises``: the exercise checks, the batch
   grader and the generator of exercises from solutions;
