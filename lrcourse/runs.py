@@ -119,11 +119,12 @@ def describe(result, tol=1e-8):
     moves = np.linalg.norm(np.diff(xs, axis=0), axis=1)
     size = max(1.0, float(np.linalg.norm(xs[-1])))
     where = ", ".join(f"{v:.3g}" for v in xs[-1])
+    where = where if len(xs[-1]) == 1 else f"({where})"
     if moves[-1] <= tol * size:
         first = int(np.argmax(moves <= tol * size))
         flips, pairs = _flips(xs[: first + 2])
-        how = "oscillating" if pairs and flips > pairs // 2 else "monotonically"
-        return f"converged {how} to ({where}) in about {first} steps"
+        how = "with oscillations" if pairs and flips > pairs // 2 else "monotonically"
+        return f"converged {how} to {where} in about {first} steps"
     flips, pairs = _flips(xs[-8:])
     zigzag = " with a zig-zag" if pairs and flips == pairs else ""
     ratio = gaps[-1] / gaps[0] if gaps[0] > 0 else np.inf

@@ -29,13 +29,17 @@ ADVICE = [
     (drop(2800, 1e-3), "decay earlier"),
     (drop(2700, 1e-4), "decay earlier"),
     (drop(2800, 1e-4), "decay earlier"),
+    # late drops whose best single fix is to end higher: still told that the drop came too late
+    (drop(2100, 1e-3), "dropped too late to settle"),
+    (drop(2200, 1e-3), "dropped too late to settle"),
+    (drop(2600, 1e-4), "dropped too late to settle"),
     # early drops to a low lr: the noise of the high-lr steps settles slowly, the sooner the drop the better
     (drop(50, 1e-3), "decay earlier"),
     (drop(300, 1e-3), "decay earlier"),
     # a final lr so small that the iterates freeze where the noise left them
     (drop(300, 1e-4), "decay less far"),
     (drop(1000, 1e-4), "decay less far"),
-    (drop(2000, 1e-4), "decay less far"),
+    (drop(2000, 1e-4), "dropped too late to settle"),
     (drop(50, 1e-4), "decay less far"),
     (exponential_to(3e-5), "decay less far"),
     # decays that come too soon

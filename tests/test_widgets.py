@@ -53,7 +53,7 @@ class TestRun:
         assert result.diverged and np.all(np.isfinite(result.xs))
         assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
-    @pytest.mark.parametrize("lr, words", [(0.1, "converged monotonically"), (0.19, "converged oscillating"),
+    @pytest.mark.parametrize("lr, words", [(0.1, "converged monotonically"), (0.19, "converged with oscillations"),
                                            (0.2, "oscillating without settling"), (0.201, "growing")])
     def test_describe_names_the_behaviour(self, lr, words):
         result = run(F.Quadratic((10.0,)), [1.0], SGD(lr=lr), 300 if lr < 0.2 else 30)

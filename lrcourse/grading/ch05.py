@@ -364,6 +364,15 @@ def budget_advice(lrs, worst):  # worst: the schedule's score (the mean of the r
                 if direction == "decay" else
                 f"Over the last 10% of the steps your lr is about {end:.3g}, whose noise floor is about {floor:.2g}.")
         advice = f"{result} {what} {'Decay it' if direction == 'decay' else 'Decay further'} by the end: {evidence}."
+    elif before is None or before >= BUDGET // 2:   # "less", but the lr was still high late: it fell too late
+        earlier = [i for i in order if variants[i][0][0] == "earlier"]
+        advice = (f"{result} Your lr was still high late in the run (below {half:g} only {_when(before)}): it "
+                  f"dropped too late to settle, and then fell lower than it needed to (about {end:.2g} over the last "
+                  f"10% of the steps). The change that helps most on the same batches is to end higher: {evidence}.")
+        if earlier and scores[earlier[0]] < worst:
+            (_, amount2), values2 = variants[earlier[0]]
+            advice += (f" Decaying sooner helps too: "
+                       f"{_evidence('earlier', amount2, float(scores[earlier[0]]), values2)}.")
     else:
         floor = problem.noise_floor(end, BATCH) if end > 0 else 0.0
         below = "far below the target" if floor < TARGET / 3 else "below the target"

@@ -411,10 +411,13 @@ def choice(answer, correct, options, explanations):
         raise Fail(explanations[letter])
 
 
+_SHORT_WORDS = {"a", "an", "it", "is", "if", "in", "on", "no", "at", "as", "by", "to", "so", "or", "of"}  # not symbols
+
+
 def _sentence(message, keep=()):
     """Capitalize the first word, unless it is a symbol such as x or lr, or a name in ``keep``."""
     first = message.split(" ", 1)[0]
-    if len(first) > 2 and first.isalpha() and first.islower() and first not in keep:
+    if first in _SHORT_WORDS or len(first) > 2 and first.isalpha() and first.islower() and first not in keep:
         return message[0].upper() + message[1:]
     return message
 
