@@ -376,7 +376,7 @@ def budget_advice(lrs, worst):  # worst: the schedule's score (the mean of the r
     else:
         floor = problem.noise_floor(end, BATCH) if end > 0 else 0.0
         below = "far below the target" if floor < TARGET / 3 else "below the target"
-        advice = (f"{result} Your lr ends very low (about {end:.2g} over the last 10% of the steps, whose noise floor, "
+        advice = (f"{result} Your lr ends {'very ' if floor < TARGET / 3 else ''}low (about {end:.2g} over the last 10% of the steps, whose noise floor, "
                   f"{floor:.2g}, is {below}): once it has fallen the iterates move so slowly that much "
                   f"of the noise they gathered at the high lr is still there at the end, instead of settling. Decay "
                   f"less far: {evidence}.")
