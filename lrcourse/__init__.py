@@ -11,6 +11,8 @@ The supporting library of the course notebooks:
   closed forms the notebooks confirm;
 - ``lrcourse.range_test``: the learning-rate range test (the numbers of torch-lr-finder) and the rules
   that read an lr off its curve;
+- ``lrcourse.nets``: small networks on the data sets scikit-learn ships, and many of them trained at once
+  (one lr per copy) for lr sweeps over seeds;
 - ``lrcourse.widgets``: the sliders of the notebooks;
 - ``lrcourse.grading`` / ``lrcourse.grade`` / ``lrcourse.exercises``: the exercise checks, the batch
   grader and the generator of exercises from solutions;
