@@ -1,6 +1,6 @@
 """Batch grading for instructors.
 
-    python -m lrcourse.grade SUBMISSIONS_DIR --out grades.csv [--cell-timeout 60]
+    python -m lrcourse.grade SUBMISSIONS_DIR --out grades.csv [--cell-timeout 60] [--jobs N]
 
 Every ``*.ipynb`` in SUBMISSIONS_DIR is executed in a fresh kernel (each cell
 under a time limit; a cell that runs over is interrupted and the rest still
@@ -10,6 +10,10 @@ editing or deleting them changes nothing (the same goes for the closing
 ``score(...)`` cell, which only prints a summary). The chapter comes from the
 notebook's metadata or its file name (``01_...``).
 
+``--jobs N`` grades N submissions at a time (default: the number of cores), each
+still in its own fresh kernel with its own time limits; the CSV is the same as
+a serial run's (``--jobs 1``), rows in file-name order.
+
 One CSV row per submission: file, chapter, status, total points, and for each
 task its points and feedback. A broken submission (invalid JSON, a crash, a
 timeout, a dead kernel) gets a row that says so and the batch goes on.
@@ -17,8 +21,11 @@ Submission files are only read, never written.
 """
 
 import argparse
+import concurrent.futures
 import csv
 import json
+import multiprocessing
+import os
 import re
 import sys
 import tempfile
@@ -161,20 +168,38 @@ def main(argv=None):
     parser.add_argument("submissions", type=Path, help="folder of submitted .ipynb files")
     parser.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write")
     parser.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per cell (default 60)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="submissions graded at a time, each in its own kernel (default: the number of cores)")
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder")
     paths = sorted(p for p in args.submissions.glob("*.ipynb") if p.is_file())
     if not paths:
         parser.error(f"no .ipynb files in {args.submissions}")
-    results = []
-    for path in paths:
-        r = grade_notebook(path, args.cell_timeout)
-        results.append(r)
+    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    if jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {jobs}")
+
+    def report(path, r):
         points = sum(f["points"] for f in r["feedback"])
         total = sum(t.points for t in tasks_of(r["chapter"]))
         print(f"{path.name}: {r['status']}" + (f", {points:g}/{total:g}" if r["status"] == "graded" else "")
               + (f" ({r['notes']})" if r["notes"] else ""), flush=True)
+
+    results = {}
+    if jobs == 1 or len(paths) == 1:
+        for path in paths:
+            results[path] = grade_notebook(path, args.cell_timeout)
+            report(path, results[path])
+    else:  # worker processes started fresh ("spawn"): each grades one submission at a time in its own kernel
+        with concurrent.futures.ProcessPoolExecutor(min(jobs, len(paths)),
+                                                    mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(grade_notebook, path, args.cell_timeout): path for path in paths}
+            for future in concurrent.futures.as_completed(futures):
+                path = futures[future]
+                results[path] = future.result()
+                report(path, results[path])
+    results = [results[path] for path in paths]
     write_csv(results, args.out)
     print(f"wrote {len(results)} rows to {args.out}")
     return 0

@@ -258,3 +258,28 @@ def test_cli_refuses_a_missing_folder(tmp_path):
     result = subprocess.run([sys.executable, "-m", "lrcourse.grade", str(tmp_path / "nope")],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "is not a folder" in result.stderr
+
+
+def test_parallel_grading_writes_the_serial_csv(tmp_path):
+    """--jobs 2 grades two submissions at a time; the CSV is byte for byte the one --jobs 1 writes."""
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    nbformat.write(nbformat.read(ROOT / "exercises/01_gradient_descent.ipynb", as_version=4), folder / "01_a.ipynb")
+    nbformat.write(nbformat.read(ROOT / "exercises/06_adagrad.ipynb", as_version=4), folder / "06_b.ipynb")
+    (folder / "01_c.ipynb").write_text('{"cells": [')
+    csvs = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"grades{jobs}.csv"
+        result = subprocess.run([sys.executable, "-m", "lrcourse.grade", str(folder), "--out", str(out),
+                                 "--jobs", str(jobs)], capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+        assert "wrote 3 rows" in result.stdout
+        csvs[jobs] = out.read_bytes()
+    assert csvs[1] == csvs[2]
+
+
+def test_jobs_below_one_is_refused(tmp_path):
+    (tmp_path / "01_a.ipynb").write_text("{}")
+    result = subprocess.run([sys.executable, "-m", "lrcourse.grade", str(tmp_path), "--jobs", "0"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "--jobs must be at least 1" in result.stderr
