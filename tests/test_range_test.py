@@ -79,6 +79,9 @@ CASES = [  # (seed, data, optimizer, dtype, lr, groups, range_test kwargs)
 ]
 
 
+STOPS_EARLY = {0, 2, 4, 5, 6}   # the cases whose test ends at divergence; the others run every iteration
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"seed{c[0]}-{c[1]}-{c[2]}")
 def test_the_numbers_of_torch_lr_finder(case):
     seed, data, optimizer, dtype, lr, groups, kwargs = case
@@ -87,14 +90,9 @@ def test_the_numbers_of_torch_lr_finder(case):
     assert len(result.lrs) == len(history["lr"]) == len(result.losses) == len(history["loss"])
     np.testing.assert_allclose(result.lrs, history["lr"], rtol=1e-9)
     np.testing.assert_allclose(result.losses, history["loss"], rtol=1e-5)
-    assert result.diverged == (len(result.lrs) < kwargs["num_iter"])
+    assert result.diverged == (len(result.lrs) < kwargs["num_iter"]) == (seed in STOPS_EARLY)
     if suggestion is not None:
         assert result.suggestion() == pytest.approx(suggestion, rel=1e-9)
-
-
-def test_the_cases_cover_an_early_stop_and_a_full_run():
-    stopped = [len(ours(c[0], *c[1:6], **c[6]).lrs) < c[6]["num_iter"] for c in CASES]
-    assert any(stopped) and not all(stopped)
 
 
 @pytest.mark.parametrize("skip", [(0, 0), (5, 0), (20, 10)])
