@@ -358,8 +358,8 @@ def _scaled_lr(base_lr, base_batch, batch, max_lr):
 
 
 SCALING_MISTAKES = [
-    (lambda lr, b0, b, m: lr * b / b0, "no cap: the linear scaling rule breaks down once the scaled lr reaches the "
-                                       "stability limit of the full-batch problem; return at most max_lr."),
+    (lambda lr, b0, b, m: lr * b / b0, "no cap: max_lr is the largest lr allowed, and the scaled lr passed it; "
+                                       "return at most max_lr."),
     (lambda lr, b0, b, m: min(lr * b0 / b, m), "the ratio is upside down: a larger batch gets a *larger* lr."),
     (lambda lr, b0, b, m: min(lr * np.sqrt(b / b0), m),
      "that is the square-root rule; the linear scaling rule multiplies the lr by the same factor as the batch."),
@@ -379,7 +379,7 @@ def check_scaled_lr(scaled_lr, rng):
             why = diagnose(result, args, SCALING_MISTAKES)
             raise Fail(why or f"for base lr {args[0]:.3g} at batch {args[1]}, batch {args[2]} and cap {args[3]:.3g} "
                               f"the lr is {_scaled_lr(*args):.4g}; you returned {result:.4g}.")
-    return "Correct: multiply the lr by the batch-size factor, up to the stability limit."
+    return "Correct: multiply the lr by the batch-size factor, up to the cap max_lr."
 
 
 # ---------------------------------------------------------------- task 6: conceptual
