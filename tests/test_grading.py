@@ -858,7 +858,12 @@ def test_inputs_changed_in_place_are_named_in_the_newer_tasks(task_id):
     assert "in place" in check(task_id, mutates_first, seed=0).message
 
 
-@pytest.mark.parametrize("task_id", ["01.gd_step", "01.descend", "02.lr_sweep", "03.floor_vs_batch"])
+ENDLESS = ["01.gd_step", "01.descend", "02.lr_sweep", "03.floor_vs_batch", "06.effective_lr_exponent",
+           "07.rmsprop_step", "07.hop_amplitude", "07.rare_step", "08.adadelta_step", "08.steady_step",
+           "09.adam_step", "09.alternating_step", "09.adamw_fixed_point"]
+
+
+@pytest.mark.parametrize("task_id", ENDLESS)
 def test_endless_loops_are_stopped(task_id, monkeypatch):
     monkeypatch.setattr(TASKS[task_id], "time_limit", 0.3)
     feedback = check(task_id, loops_forever, seed=0)

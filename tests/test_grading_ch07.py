@@ -336,17 +336,7 @@ def test_chapter_07_has_five_tasks_in_order():
 
 
 # ------------------------------------------------------------------ broken answers: feedback, never a traceback
-@pytest.mark.parametrize("task_id", ["07.rmsprop_step", "07.hop_amplitude", "07.rare_step"])
-def test_an_endless_loop_is_stopped(task_id, monkeypatch):
-    def forever(*args):
-        while True:
-            pass
-
-    monkeypatch.setattr(TASKS[task_id], "time_limit", 0.3)
-    feedback = check(task_id, forever, seed=0)
-    assert feedback.status == "failed" and "did not finish within 0.3 s" in feedback.message
-
-
+# (endless loops: tests/test_grading.py::test_endless_loops_are_stopped, for every chapter)
 @pytest.mark.parametrize("task_id", ["07.hop_amplitude", "07.rare_step"])
 @pytest.mark.parametrize("answer, words", [(lambda *args: float("nan"), "NaN"), (lambda *args: [0.1, 0.2], "a list"),
                                            (lambda *args: "lr / 2", "a string"), (lambda *args: None, "return")])
