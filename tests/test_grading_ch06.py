@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lrcourse import functions, optim
-from lrcourse.grading import TASKS, check, ch06
+from lrcourse.grading import check, ch06
 from lrcourse.runs import minibatch_sweep
 
 

@@ -13,7 +13,7 @@ from scipy.optimize import brentq
 
 from lrcourse import optim
 from lrcourse.exercises import ROOT, strip_solutions
-from lrcourse.grading import TASKS, check, ch09, grade_namespace, tasks_of
+from lrcourse.grading import check, ch09, grade_namespace, tasks_of
 from lrcourse.grading.core import _sentence
 
 SEEDS = range(8)
