@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["range_test", "RangeTest", "RULES", "lr_sequence", "steepest", "minimum", "steep", "valley", "slide"]
+__all__ = ["range_test", "RangeTest", "RULES", "lr_sequence", "smooth", "steepest", "minimum", "steep", "valley",
+           "slide"]
 
 
 def lr_sequence(start_lr, end_lr, num_iter, step_mode="exp"):
@@ -58,6 +59,36 @@ def _check_schedule(end_lr, num_iter, step_mode):
         raise ValueError("`num_iter` must be larger than 1")
     if not end_lr > 0:
         raise ValueError(f"Invalid end learning rate: {end_lr}")
+
+
+class _Smoother:
+    """torch-lr-finder's bookkeeping: the first loss as it is, then an exponential moving average; the
+    best smoothed loss so far; stop once the smoothed loss passes ``diverge_th`` times the best (or is not
+    finite)."""
+
+    def __init__(self, smooth_f, diverge_th):
+        self.smooth_f, self.diverge_th = smooth_f, diverge_th
+        self.losses, self.best = [], None
+
+    def add(self, value):
+        """Record one raw loss; True when the test stops here."""
+        if self.losses:
+            if self.smooth_f > 0:
+                value = self.smooth_f * value + (1 - self.smooth_f) * self.losses[-1]
+            self.best = min(self.best, value)
+        else:
+            self.best = value
+        self.losses.append(value)
+        return value > self.diverge_th * self.best or not math.isfinite(value)
+
+
+def smooth(raw_losses, smooth_f=0.05, diverge_th=5.0):
+    """(smoothed losses, stopped): what a range test records for these raw losses, up to the one it stops at."""
+    smoother = _Smoother(smooth_f, diverge_th)
+    for value in raw_losses:
+        if smoother.add(value):
+            return smoother.losses, True
+    return smoother.losses, False
 
 
 def _next_batch(state, batches):
@@ -99,7 +130,7 @@ def range_test(model, optimizer, loss_fn, batches, start_lr=None, end_lr=10.0, n
     _check_schedule(end_lr, num_iter, step_mode)
     if not 0 <= smooth_f < 1:
         raise ValueError("smooth_f is outside the range [0, 1[")
-    if not diverge_th >= 1:
+    if not diverge_th >= 1:   # inf is allowed: then only a loss that is not finite stops the test
         raise ValueError(f"diverge_th must be at least 1 (a multiple of the best loss), got {diverge_th}")
     if start_lr is not None and not start_lr > 0:
         raise ValueError(f"Invalid learning rate: {start_lr}")
@@ -115,7 +146,7 @@ def range_test(model, optimizer, loss_fn, batches, start_lr=None, end_lr=10.0, n
     was_training = model.training
     device = next(model.parameters()).device
     state = {"iter": iter(batches)}
-    lrs, losses, raw, best, diverged = [], [], [], None, False
+    lrs, raw, smoother, diverged = [], [], _Smoother(smooth_f, diverge_th), False
     try:
         for i in range(num_iter):
             for group, schedule in zip(groups, schedules):
@@ -126,25 +157,17 @@ def range_test(model, optimizer, loss_fn, batches, start_lr=None, end_lr=10.0, n
             loss = loss_fn(model(_to(inputs, device)), _to(targets, device))
             loss.backward()
             optimizer.step()
-            value = loss.item()
-            raw.append(value)
+            raw.append(loss.item())
             lrs.append(schedules[0][i])
-            if i == 0:
-                best = value
-            else:
-                if smooth_f > 0:
-                    value = smooth_f * value + (1 - smooth_f) * losses[-1]
-                best = min(best, value)
-            losses.append(value)
-            if value > diverge_th * best or not math.isfinite(value):
+            if smoother.add(raw[-1]):
                 diverged = True
                 break
     finally:
         model.load_state_dict(model_state)
         optimizer.load_state_dict(optimizer_state)
         model.train(was_training)
-    return RangeTest(lrs=lrs, losses=losses, raw_losses=raw, diverged=diverged, step_mode=step_mode.lower(),
-                     num_iter=num_iter)
+    return RangeTest(lrs=lrs, losses=smoother.losses, raw_losses=raw, diverged=diverged,
+                     step_mode=step_mode.lower(), num_iter=num_iter)
 
 
 # ------------------------------------------------------------------ reading an lr off the curve
@@ -214,6 +237,14 @@ class RangeTest:
     diverged: bool        # the test stopped early: the smoothed loss passed diverge_th times its best
     step_mode: str = "exp"
     num_iter: int = field(default=0)
+
+    def resmoothed(self, smooth_f=0.05, diverge_th=5.0):
+        """The test these raw losses give with other smoothing and stopping settings (no new training): the
+        same up to the point where this one stopped, so run it with ``diverge_th=float("inf")`` first."""
+        losses, diverged = smooth(self.raw_losses, smooth_f, diverge_th)
+        n = len(losses)
+        return RangeTest(self.lrs[:n], losses, self.raw_losses[:n], diverged or (self.diverged and n == len(self.lrs)),
+                         self.step_mode, self.num_iter)
 
     def window(self, skip_start=10, skip_end=5):
         """(lrs, losses) without the first ``skip_start`` and the last ``skip_end`` points, as torch-lr-finder's plot."""

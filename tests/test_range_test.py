@@ -206,3 +206,12 @@ def test_slide_stops_where_the_slopes_agree():
 
 def test_every_rule_has_a_name():
     assert set(RULES) == {"steepest", "minimum", "steep", "valley", "slide"}
+
+
+@pytest.mark.parametrize("smooth_f, diverge_th", [(0.05, 5.0), (0.0, 3.0), (0.3, 10.0)])
+def test_resmoothing_a_full_run_gives_the_run_with_those_settings(smooth_f, diverge_th):
+    full = ours(0, end_lr=10.0, num_iter=100, diverge_th=float("inf"))
+    direct = ours(0, end_lr=10.0, num_iter=100, smooth_f=smooth_f, diverge_th=diverge_th)
+    again = full.resmoothed(smooth_f, diverge_th)
+    assert again.lrs == direct.lrs and again.diverged == direct.diverged
+    np.testing.assert_allclose(again.losses, direct.losses, rtol=1e-12)
