@@ -76,6 +76,10 @@ def _explorers():
          [("lr", lr_steps(0.1, 10 ** -0.05, 20)), ("final", [10 ** (-2 + 0.1 * i) for i in range(1, 6)]),
           ("chosen", [("constant", "cosine"), ("constant", "cosine", "exponential"),
                       ("constant", "step (3 drops)", "cosine", "linear")])]),
+        ("11 range_test_explorer", "W.range_test_explorer()", lambda: W.range_test_explorer(),
+         [("smooth_f", [0.01 * i for i in range(6, 26)]), ("diverge_th", [10 ** (0.5 + 0.05 * i) for i in range(1, 11)]),
+          ("skip_start", [11, 12, 13, 14, 15]), ("rule", ["minimum", "steep", "valley", "slide", "steepest"]),
+          ("optimizer", ["Adam"]), ("problem", ["wine"])]),
     ]
 
 

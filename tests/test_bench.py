@@ -20,6 +20,6 @@ def test_widget_benchmark_runs_every_explorer():
     out = subprocess.run([sys.executable, str(bench), "--quick"], capture_output=True, text=True, check=True,
                          timeout=300).stdout
     for name in ("first_step", "lr_explorer_1d", "contour_explorer", "sgd_explorer", "momentum_explorer",
-                 "schedule_explorer"):
+                 "schedule_explorer", "range_test_explorer"):
         assert f"| {name}" in out or f" {name} |" in out or name in out
     assert "| explorer | control | redraws | median ms | p90 ms |" in out and "slowest median" in out
