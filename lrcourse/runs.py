@@ -136,7 +136,7 @@ def describe(result, tol=1e-8):
         return f"oscillating without settling after {n} steps"
     if ratio < 1e-3:
         return f"converging{zigzag}: the loss gap is down by a factor {1 / ratio:.2g} after {n} steps"
-    return f"slow progress{zigzag}: the loss gap is {ratio:.2g} of its start after {n} steps (at ({where}))"
+    return f"slow progress{zigzag}: the loss gap is {ratio:.2g} of its start after {n} steps (at {where})"
 
 
 def gd_sweep(f, x0, lrs, steps, blowup=1e6, limit=None):
