@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from lrcourse.grading.core import (Fail, NotAttempted, _noun, as_array, as_number, call, choice, close, diagnose_all,
-                                   join, task)
+from lrcourse.grading.core import (Fail, _noun, as_array, as_number, call, choice, close, diagnose_all, join,
+                                   number_answer, task)
 
 
 # ---------------------------------------------------------------- task 1: one AdaGrad step, with torch's options
@@ -353,15 +353,7 @@ def check_effective_lr_exponent(effective_lr_exponent, rng):
 # ---------------------------------------------------------------- task 4: predict how the loss falls under noise
 @task("06.answer_loss_exponent", "Task 4: predict how AdaGrad's loss falls under noise", kind="value")
 def check_answer_loss_exponent(answer, rng):
-    if answer is None:
-        raise NotAttempted()
-    if isinstance(answer, str):
-        raise Fail(f"set answer_loss_exponent to a number (such as -0.75), not the string {answer!r}.")
-    if isinstance(answer, (bool, np.bool_)) or not isinstance(answer, (int, float, np.integer, np.floating)):
-        raise Fail(f"set answer_loss_exponent to one number (such as -0.75), not {answer!r}.")
-    p = float(answer)
-    if not math.isfinite(p):
-        raise Fail("the exponent should be a finite number.")
+    p = number_answer(answer, "answer_loss_exponent", "-0.75", "the exponent")
     if abs(p + 0.5) <= 0.05:
         return ("Correct: near the minimum the gradients are mostly noise, of a constant size, so AdaGrad's effective "
                 "lr falls like t^(-1/2), and the floor is proportional to the lr (chapter 03): the loss follows it, "

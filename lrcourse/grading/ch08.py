@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from lrcourse.grading.ch07 import _name_of, _named, _safe_formula, _settings_list, _unpack
-from lrcourse.grading.core import Fail, NotAttempted, _short, as_number, call, choice, close, task
+from lrcourse.grading.core import Fail, as_number, call, choice, close, number_answer, task
 
 
 # ---------------------------------------------------------------- task 1: one Adadelta step, with torch's options
@@ -260,15 +260,7 @@ def check_steady_step(steady_step, rng):
 # ---------------------------------------------------------------- task 3: predict how the noise floor scales with eps
 @task("08.answer_eps_exponent", "Task 3: predict how Adadelta's noise floor scales with eps", kind="value")
 def check_answer_eps_exponent(answer, rng):
-    if answer is None:
-        raise NotAttempted()
-    if isinstance(answer, str):
-        raise Fail(f"set answer_eps_exponent to a number (such as 2), not the string {answer!r}.")
-    if isinstance(answer, (bool, np.bool_)) or not isinstance(answer, (int, float, np.integer, np.floating)):
-        raise Fail(f"set answer_eps_exponent to one number (such as 2), not {_short(answer)}.")
-    p = float(answer)
-    if not math.isfinite(p):
-        raise Fail("the exponent should be a finite number.")
+    p = number_answer(answer, "answer_eps_exponent", "2", "the exponent")
     if abs(p - 0.5) <= 0.05:
         return ("Correct: near the minimum v holds the noise's mean square and u settles at a fixed multiple of eps "
                 "(task 4 asks why), so Adadelta is RMSprop with the lr sqrt(u + eps), proportional to sqrt(eps); and "

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from lrcourse.grading.core import (Fail, NotAttempted, _kind, _noun, as_array, as_number, call, choice, close, join,
+from lrcourse.grading.core import (Fail, _kind, _noun, as_array, as_number, call, choice, close, join, number_answer,
                                    task)
 
 
@@ -495,15 +495,7 @@ def _near(p, value, tolerance=0.1):
 
 @task("09.answer_regret_per_step", "Task 4: predict Adam's regret on Reddi's problem with C = 8", kind="value")
 def check_answer_regret_per_step(answer, rng):
-    if answer is None:
-        raise NotAttempted()
-    if isinstance(answer, str):
-        raise Fail(f"set answer_regret_per_step to a number (such as 1.5), not the string {answer!r}.")
-    if isinstance(answer, (bool, np.bool_)) or not isinstance(answer, (int, float, np.integer, np.floating)):
-        raise Fail(f"set answer_regret_per_step to one number (such as 1.5), not {answer!r}.")
-    p = float(answer)
-    if not math.isfinite(p):
-        raise Fail("the regret per step should be a finite number.")
+    p = number_answer(answer, "answer_regret_per_step", "1.5", "the regret per step")
     C = REDDI_C
     if _near(p, REGRET):
         return ("Correct: Adam is pushed to the worst point x = +1 again (with beta2 = 1/(1 + C^2) the step on the large "

@@ -295,6 +295,21 @@ def as_number(result, what="your function", allow_inf=False, value=None):
     return number
 
 
+def number_answer(answer, name, example, what="the answer"):
+    """A value task's answer as a finite float: NotAttempted if None, else Fail naming the variable ``name``
+    and an ``example`` of the form expected; ``what`` names the quantity when it is not finite."""
+    if answer is None:
+        raise NotAttempted()
+    if isinstance(answer, str):
+        raise Fail(f"set {name} to a number (such as {example}), not the string {answer!r}.")
+    if isinstance(answer, (bool, np.bool_)) or not isinstance(answer, (int, float, np.integer, np.floating)):
+        raise Fail(f"set {name} to one number (such as {example}), not {_short(answer)}.")
+    p = float(answer)
+    if not math.isfinite(p):
+        raise Fail(f"{what} should be a finite number.")
+    return p
+
+
 def as_numbers(result, names, what="your function"):
     """The learner's result as a tuple of len(names) floats (e.g. ``("the lr", "the rate")``)."""
     if result is None:
