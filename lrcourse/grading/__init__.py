@@ -12,6 +12,9 @@ from lrcourse.grading import ch01, ch02, ch03, ch04, ch05, ch06  # noqa: F401  (
 from lrcourse.grading import ch07  # noqa: F401
 from lrcourse.grading import ch08  # noqa: F401
 from lrcourse.grading import ch09  # noqa: F401
+from lrcourse.grading import ch10  # noqa: F401
+from lrcourse.grading import ch11  # noqa: F401
+from lrcourse.grading import ch12  # noqa: F401
 from lrcourse.grading.core import MISSING, TASKS, Feedback, check
 
 __all__ = ["check", "Feedback", "TASKS", "tasks_of", "grade_namespace", "score", "score_text"]
