@@ -150,13 +150,18 @@ def _losses(params, X, y):
 
 
 def train_many(problem, optimizer, lrs, seeds, steps, batch_size, momentum=0.9, betas=(0.9, 0.999), eps=1e-8,
-               blowup=1e3):
+               blowup=1e3, schedule=None):
     """Train the problem's model for every (lr, seed) at once; returns a ``Sweep`` of the final losses.
 
     ``optimizer`` is ``"sgd"`` (torch's SGD with ``momentum``) or ``"adam"`` (torch's Adam). Seed s gives the
     model ``model(problem, s)`` and the minibatches ``batches(problem, batch_size, steps, s)``, the same for
     every lr. A copy whose minibatch loss becomes NaN, infinite or ``blowup`` times its first one has diverged:
     it is stopped and scored inf.
+
+    ``schedule``, if given, is a function ``t -> factor``: step t (t = 0 .. steps - 1) uses ``factor * lr`` for
+    every copy, as ``torch.optim.lr_scheduler.LambdaLR(opt, schedule)`` stepped after each ``opt.step()`` does.
+    A schedule of ``lrcourse.schedules`` built with lr 1 is one: ``schedule=schedules.warmup(
+    schedules.constant(1.0), 20, start_factor=0.01)`` warms every lr of the sweep up over 20 steps.
     """
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"expected one of (sgd, adam), got {optimizer}")
@@ -171,6 +176,7 @@ def train_many(problem, optimizer, lrs, seeds, steps, batch_size, momentum=0.9, 
     alive = torch.ones(K * S, dtype=torch.bool, device=device)
     beta1, beta2 = betas
     for t in range(steps):
+        factor = 1.0 if schedule is None else float(schedule(t))
         # every seed's epochs have the same length, so the short last batch comes at the same step for all
         idx = torch.stack([plan[t] for plan in plans]).repeat(K, 1)                  # (K * S, B)
         loss = _losses(params, problem.X[idx], problem.y[idx])
@@ -183,7 +189,7 @@ def train_many(problem, optimizer, lrs, seeds, steps, batch_size, momentum=0.9, 
             for i, (p, g) in enumerate(zip(params, grads)):
                 if optimizer == "sgd":                    # buf = momentum buf + g (buf = g at the first step)
                     state[i] = g.clone() if state[i] is None else state[i].mul_(momentum).add_(g)
-                    p.sub_(live * lr * state[i])
+                    p.sub_(live * (factor * lr) * state[i])
                 else:                                     # Adam, as torch.optim.Adam (no weight decay)
                     if state[i] is None:
                         state[i] = (torch.zeros_like(p), torch.zeros_like(p))
@@ -192,7 +198,7 @@ def train_many(problem, optimizer, lrs, seeds, steps, batch_size, momentum=0.9, 
                     v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
                     bc1, bc2 = 1 - beta1 ** (t + 1), 1 - beta2 ** (t + 1)
                     denom = (v.sqrt() / bc2 ** 0.5).add_(eps)
-                    p.sub_(live * (lr / bc1) * m / denom)
+                    p.sub_(live * (factor * lr / bc1) * m / denom)
     with torch.no_grad():
         def final(X, y):
             out = _losses(params, X.expand(K * S, -1, -1), y.expand(K * S, -1))

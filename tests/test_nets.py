@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from lrcourse import nets
+from lrcourse import nets, schedules
 
 
 @pytest.mark.parametrize("name, sizes, n", [("digits", [64, 32, 10], 1348), ("cancer", [30, 2], 427),
@@ -32,14 +32,17 @@ def test_batches_shuffle_every_epoch_and_keep_the_short_last_batch():
     assert all(torch.equal(a, b) for a, b in zip(plan, nets.batches(problem, 32, 12, seed=3)))
 
 
-def plain_loop(problem, optimizer, lr, seed, steps, batch_size):
+def plain_loop(problem, optimizer, lr, seed, steps, batch_size, schedule=None):
     net = nets.model(problem, seed)
     opt = (torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9) if optimizer == "sgd"
            else torch.optim.Adam(net.parameters(), lr=lr))
+    scheduler = None if schedule is None else torch.optim.lr_scheduler.LambdaLR(opt, schedule)
     for idx in nets.batches(problem, batch_size, steps, seed):
         opt.zero_grad()
         torch.nn.functional.cross_entropy(net(problem.X[idx]), problem.y[idx]).backward()
         opt.step()
+        if scheduler is not None:
+            scheduler.step()
     return nets.full_loss(net, problem.X, problem.y), nets.full_loss(net, problem.X_val, problem.y_val)
 
 
@@ -53,6 +56,31 @@ def test_every_copy_equals_its_own_torch_optim_run(name, optimizer, lrs):
             train, val = plain_loop(problem, optimizer, lr, seed, 40, 32)
             assert sweep.loss[i, j] == pytest.approx(train, rel=1e-9)
             assert sweep.val_loss[i, j] == pytest.approx(val, rel=1e-9)
+
+
+@pytest.mark.parametrize("name", ["digits", "wine"])
+@pytest.mark.parametrize("optimizer, lrs", [("sgd", [0.01, 0.3]), ("adam", [1e-3, 0.03])])
+@pytest.mark.parametrize("kind", ["warmup-cosine", "cyclic", "lambda"])
+def test_a_scheduled_copy_equals_its_torch_optim_run_with_lambda_lr(name, optimizer, lrs, kind):
+    schedule = {"warmup-cosine": schedules.warmup(schedules.cosine(1.0, 30), 10, start_factor=0.05),
+                "cyclic": schedules.cyclic(0.1, 1.0, step_size_up=7, mode="triangular2"),
+                "lambda": lambda t: 1.0 / (1 + t)}[kind]
+    problem = nets.load(name, dtype=torch.float64)
+    sweep = nets.train_many(problem, optimizer, lrs, seeds=[0, 5], steps=40, batch_size=32, schedule=schedule)
+    plain = nets.train_many(problem, optimizer, lrs, seeds=[0, 5], steps=40, batch_size=32)
+    assert not np.allclose(sweep.loss, plain.loss)            # the schedule changed something
+    for i, lr in enumerate(lrs):
+        for j, seed in enumerate([0, 5]):
+            train, val = plain_loop(problem, optimizer, lr, seed, 40, 32, schedule=schedule)
+            assert sweep.loss[i, j] == pytest.approx(train, rel=1e-9)
+            assert sweep.val_loss[i, j] == pytest.approx(val, rel=1e-9)
+
+
+def test_a_constant_schedule_of_one_changes_nothing():
+    problem = nets.load("wine", dtype=torch.float64)
+    a = nets.train_many(problem, "adam", [0.01, 0.1], [0, 1], 30, 16, schedule=schedules.constant(1.0))
+    b = nets.train_many(problem, "adam", [0.01, 0.1], [0, 1], 30, 16)
+    np.testing.assert_array_equal(a.loss, b.loss)
 
 
 def test_a_diverging_copy_is_inf_and_leaves_the_others_alone():
