@@ -24,8 +24,8 @@ from lrcourse import _checks
 
 __all__ = [
     "constant", "time_based", "step_decay", "multi_step", "exponential", "polynomial", "cosine",
-    "cosine_warm_restarts", "linear", "cyclic", "one_cycle", "warmup", "ReduceLROnPlateau",
-    "to_torch",
+    "cosine_warm_restarts", "linear", "cyclic", "cyclic_momentum", "one_cycle", "one_cycle_momentum",
+    "warmup", "sequential", "ReduceLROnPlateau", "to_torch",
 ]
 
 
@@ -142,17 +142,8 @@ def linear(lr, start_factor=1.0 / 3, end_factor=1.0, total_iters=5):
                         / total_iters))
 
 
-def cyclic(base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triangular",
-           gamma=1.0):
-    """Cyclical learning rate (Smith 2017; torch CyclicLR).
-
-    The lr climbs linearly from base_lr to max_lr in step_size_up steps and
-    falls back in step_size_down steps. The height of cycle c (from 1) is
-    scaled by 1 (triangular), 1 / 2**(c-1) (triangular2), or by gamma**t at
-    step t (exp_range).
-    """
-    _checks.lr(base_lr)
-    _checks.lr(max_lr)
+def _cyclic_height(step_size_up, step_size_down, mode, gamma):
+    """``height(t)`` in [0, 1]: the triangle of CyclicLR times its mode's scale (shared by lr and momentum)."""
     _checks.positive_int(step_size_up, "step_size_up")
     step_size_down = step_size_up if step_size_down is None else step_size_down
     _checks.positive_int(step_size_down, "step_size_down")
@@ -167,14 +158,79 @@ def cyclic(base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triang
     total = float(step_size_up + step_size_down)
     up_ratio = step_size_up / total
 
-    def rule(t):
+    def height(t):
         cycle = math.floor(1 + t / total)
         x = 1.0 + t / total - cycle  # position inside the cycle, 0..1
-        height = x / up_ratio if x <= up_ratio else (x - 1) / (up_ratio - 1)
-        return base_lr + (max_lr - base_lr) * height * scale(cycle, t)
+        triangle = x / up_ratio if x <= up_ratio else (x - 1) / (up_ratio - 1)
+        return triangle * scale(cycle, t)
 
+    return height, step_size_down
+
+
+def cyclic(base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triangular",
+           gamma=1.0):
+    """Cyclical learning rate (Smith 2017; torch CyclicLR).
+
+    The lr climbs linearly from base_lr to max_lr in step_size_up steps and
+    falls back in step_size_down steps. The height of cycle c (from 1) is
+    scaled by 1 (triangular), 1 / 2**(c-1) (triangular2), or by gamma**t at
+    step t (exp_range).
+    """
+    _checks.lr(base_lr)
+    _checks.lr(max_lr)
+    height, step_size_down = _cyclic_height(step_size_up, step_size_down, mode, gamma)
     return _schedule(f"cyclic(base_lr={base_lr}, max_lr={max_lr}, step_size_up={step_size_up}, "
-                     f"step_size_down={step_size_down}, mode={mode!r}, gamma={gamma})", rule)
+                     f"step_size_down={step_size_down}, mode={mode!r}, gamma={gamma})",
+                     lambda t: base_lr + (max_lr - base_lr) * height(t))
+
+
+def cyclic_momentum(base_momentum=0.8, max_momentum=0.9, step_size_up=2000, step_size_down=None,
+                    mode="triangular", gamma=1.0):
+    """The momentum CyclicLR sets with cycle_momentum=True: cycled against the lr.
+
+    momentum_t = max_momentum - (max_momentum - base_momentum) * height_t, where
+    height_t is the one of ``cyclic`` with the same arguments: high momentum
+    where the lr is low, and the other way round.
+    """
+    height, step_size_down = _cyclic_height(step_size_up, step_size_down, mode, gamma)
+    return _schedule(f"cyclic_momentum(base_momentum={base_momentum}, max_momentum={max_momentum}, "
+                     f"step_size_up={step_size_up}, step_size_down={step_size_down}, mode={mode!r}, "
+                     f"gamma={gamma})",
+                     lambda t: max_momentum - (max_momentum - base_momentum) * height(t))
+
+
+def _one_cycle_phases(total_steps, pct_start, anneal_strategy, three_phase, start, peak, end):
+    """``value(t)`` of a one-cycle curve from ``start`` to ``peak`` (and back) to ``end``."""
+    _checks.positive_int(total_steps, "total_steps")
+    if not isinstance(pct_start, numbers.Real) or not 0 <= pct_start <= 1:
+        raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
+    anneals = {
+        "cos": lambda a, b, pct: b + (a - b) / 2.0 * (math.cos(math.pi * pct) + 1),
+        "linear": lambda a, b, pct: (b - a) * pct + a,
+    }
+    if anneal_strategy not in anneals:
+        raise ValueError(
+            f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}")
+    anneal = anneals[anneal_strategy]
+    warm_end = float(pct_start * total_steps) - 1
+    if three_phase:  # (end step, value at its start, value at its end) for each phase
+        phases = [(warm_end, start, peak),
+                  (float(2 * pct_start * total_steps) - 2, peak, start),
+                  (total_steps - 1, start, end)]
+    else:
+        phases = [(warm_end, start, peak), (total_steps - 1, peak, end)]
+
+    def value(t):
+        if t > total_steps:
+            raise ValueError(
+                f"Tried to step {t} times. The specified number of total steps is {total_steps}")
+        start_step = 0.0
+        for i, (end_step, a, b) in enumerate(phases):
+            if t <= end_step or i == len(phases) - 1:
+                return anneal(a, b, (t - start_step) / (end_step - start_step))
+            start_step = end_step
+
+    return value
 
 
 def one_cycle(max_lr, total_steps, pct_start=0.3, anneal_strategy="cos", div_factor=25.0,
@@ -187,66 +243,89 @@ def one_cycle(max_lr, total_steps, pct_start=0.3, anneal_strategy="cos", div_fac
     Asking for a step beyond total_steps raises ValueError, as torch does.
     """
     _checks.lr(max_lr)
-    _checks.positive_int(total_steps, "total_steps")
-    if not isinstance(pct_start, numbers.Real) or not 0 <= pct_start <= 1:
-        raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
-    anneals = {
-        "cos": lambda start, end, pct: end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1),
-        "linear": lambda start, end, pct: (end - start) * pct + start,
-    }
-    if anneal_strategy not in anneals:
-        raise ValueError(
-            f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}")
-    anneal = anneals[anneal_strategy]
     initial_lr = max_lr / div_factor
-    min_lr = initial_lr / final_div_factor
-    warm_end = float(pct_start * total_steps) - 1
-    if three_phase:  # (end step, lr at its start, lr at its end) for each phase
-        phases = [(warm_end, initial_lr, max_lr),
-                  (float(2 * pct_start * total_steps) - 2, max_lr, initial_lr),
-                  (total_steps - 1, initial_lr, min_lr)]
-    else:
-        phases = [(warm_end, initial_lr, max_lr), (total_steps - 1, max_lr, min_lr)]
-
-    def rule(t):
-        if t > total_steps:
-            raise ValueError(
-                f"Tried to step {t} times. The specified number of total steps is {total_steps}")
-        start_step = 0.0
-        for i, (end_step, start_lr, end_lr) in enumerate(phases):
-            if t <= end_step or i == len(phases) - 1:
-                return anneal(start_lr, end_lr, (t - start_step) / (end_step - start_step))
-            start_step = end_step
-
+    rule = _one_cycle_phases(total_steps, pct_start, anneal_strategy, three_phase,
+                             initial_lr, max_lr, initial_lr / final_div_factor)
     return _schedule(f"one_cycle(max_lr={max_lr}, total_steps={total_steps}, "
                      f"pct_start={pct_start}, anneal_strategy={anneal_strategy!r}, "
                      f"div_factor={div_factor}, final_div_factor={final_div_factor}, "
                      f"three_phase={three_phase})", rule)
 
 
-def warmup(schedule, warmup_steps, start_factor=1.0 / 3):
-    """Linear warm-up in front of any schedule.
+def one_cycle_momentum(total_steps, pct_start=0.3, anneal_strategy="cos", base_momentum=0.85,
+                       max_momentum=0.95, three_phase=False):
+    """The momentum OneCycleLR sets with cycle_momentum=True (Smith & Topin 2019).
 
-    For t < warmup_steps the lr climbs linearly from start_factor*schedule(0)
-    towards schedule(0); from then on it is schedule(t - warmup_steps), so the
-    wrapped schedule starts where the warm-up ends. (torch: SequentialLR of a
-    LinearLR with end_factor 1 and the schedule, milestone warmup_steps; the
-    default start_factor and the rule 0 < start_factor <= 1 are LinearLR's.)
+    The same phases as ``one_cycle``, run the other way: from max_momentum down
+    to base_momentum while the lr climbs, and back up to max_momentum while it
+    falls (three_phase: back up in the second phase, then kept at max_momentum).
+    """
+    rule = _one_cycle_phases(total_steps, pct_start, anneal_strategy, three_phase,
+                             max_momentum, base_momentum, max_momentum)
+    return _schedule(f"one_cycle_momentum(total_steps={total_steps}, pct_start={pct_start}, "
+                     f"anneal_strategy={anneal_strategy!r}, base_momentum={base_momentum}, "
+                     f"max_momentum={max_momentum}, three_phase={three_phase})", rule)
+
+
+def warmup(schedule, warmup_steps, start_factor=1.0 / 3, mode="linear"):
+    """Warm-up in front of any schedule.
+
+    For t < warmup_steps the lr climbs from start_factor*schedule(0) towards
+    schedule(0): linearly (``mode="linear"``, factor start + (1 - start) t / T)
+    or geometrically (``mode="exponential"``, factor start ** (1 - t / T), the
+    same ratio every step). From then on it is schedule(t - warmup_steps), so
+    the wrapped schedule starts where the warm-up ends. (torch: SequentialLR of
+    a LinearLR with end_factor 1, or of a LambdaLR for the exponential one, and
+    the schedule, milestone warmup_steps; the default start_factor and the rule
+    0 < start_factor <= 1 are LinearLR's.)
     """
     _checks.positive_int(warmup_steps, "warmup_steps")
     if not 0 < start_factor <= 1:
         raise ValueError(
             "Starting multiplicative factor expected to be greater than 0 and less or equal to 1.")
+    shapes = {"linear": lambda t: start_factor + (1.0 - start_factor) * t / warmup_steps,
+              "exponential": lambda t: start_factor ** (1.0 - t / warmup_steps)}
+    if mode not in shapes:
+        raise ValueError(f"mode must be one of 'linear' or 'exponential', instead got {mode}")
+    shape = shapes[mode]
     peak = schedule(0)
 
     def rule(t):
         if t < warmup_steps:
-            return peak * (start_factor + (1.0 - start_factor) * t / warmup_steps)
+            return peak * shape(t)
         return schedule(t - warmup_steps)
 
     name = getattr(schedule, "__name__", "schedule")
-    return _schedule(f"warmup({name}, warmup_steps={warmup_steps}, start_factor={start_factor})",
+    extra = "" if mode == "linear" else f", mode={mode!r}"
+    return _schedule(f"warmup({name}, warmup_steps={warmup_steps}, start_factor={start_factor}{extra})",
                      rule)
+
+
+def sequential(schedules, milestones):
+    """One schedule after another (torch SequentialLR).
+
+    Schedule i runs from milestone i-1 (0 for the first) with its own step
+    counted from 0 there: lr_t = schedules[i](t - milestones[i-1]).
+    ``warmup(s, T)`` is ``sequential([linear warm-up, s], [T])``.
+    """
+    schedules, milestones = list(schedules), list(milestones)
+    if len(milestones) != len(schedules) - 1:
+        raise ValueError(
+            "Sequential Schedulers expects number of schedulers provided to be one more than the "
+            f"number of milestone points, but got number of schedulers {len(schedules)} and the "
+            f"number of milestones to be equal to {len(milestones)}")
+    for m in milestones:
+        _checks.positive_int(m, "milestone")
+    if milestones != sorted(milestones):
+        raise ValueError(f"Expected increasing milestones, but got {milestones}")
+    starts = [0] + milestones
+
+    def rule(t):
+        i = bisect.bisect_right(milestones, t)
+        return schedules[i](t - starts[i])
+
+    names = ", ".join(getattr(f, "__name__", "schedule") for f in schedules)
+    return _schedule(f"sequential([{names}], milestones={milestones})", rule)
 
 
 class ReduceLROnPlateau:

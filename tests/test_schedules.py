@@ -83,6 +83,18 @@ def cases(rng):
         ("warmup-cosine", schedules.warmup(schedules.cosine(lr, T_max, eta_min), step_size, start),
          lambda o: tls.SequentialLR(o, [tls.LinearLR(o, start, 1.0, step_size),
                                         tls.CosineAnnealingLR(o, T_max, eta_min)], [step_size]), lr),
+        ("warmup-exponential-cosine",
+         schedules.warmup(schedules.cosine(lr, T_max, eta_min), step_size, start, mode="exponential"),
+         lambda o: tls.SequentialLR(o, [tls.LambdaLR(o, lambda t: start ** (1 - t / step_size)),
+                                        tls.CosineAnnealingLR(o, T_max, eta_min)], [step_size]), lr),
+        ("sequential-three",
+         schedules.sequential([schedules.linear(lr, start, 1.0, step_size),
+                               schedules.cosine_warm_restarts(lr, T_0, T_mult, eta_min),
+                               schedules.exponential(lr, exp_gamma)], [step_size, step_size + 2 * T_max // 3 + 1]),
+         lambda o: tls.SequentialLR(o, [tls.LinearLR(o, start, 1.0, step_size),
+                                        tls.CosineAnnealingWarmRestarts(o, T_0, T_mult, eta_min),
+                                        tls.ExponentialLR(o, exp_gamma)],
+                                    [step_size, step_size + 2 * T_max // 3 + 1]), lr),
         ("warmup-step_decay", schedules.warmup(schedules.step_decay(lr, T_0, gamma), step_size, start),
          lambda o: tls.SequentialLR(o, [tls.LinearLR(o, start, 1.0, step_size), tls.StepLR(o, T_0, gamma)],
                                     [step_size]), lr),
@@ -100,6 +112,56 @@ def test_schedule_matches_torch(index, seed):
         warnings.simplefilter("ignore", UserWarning)  # SequentialLR's own deprecation chatter
         reference = torch_lrs(make_scheduler, lr)
     assert_same_lrs(our_lrs(schedule), reference, f"{name} (seed {seed}): {schedule.__name__}")
+
+
+def torch_momenta(make_scheduler, lr, steps=STEPS):
+    """The momentum a torch scheduler with cycle_momentum sets before each of ``steps`` steps."""
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=lr, momentum=0.9)
+    scheduler = make_scheduler(opt)
+    momenta = []
+    for _ in range(steps):
+        momenta.append(opt.param_groups[0]["momentum"])
+        opt.step()
+        scheduler.step()
+    return np.array(momenta)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_cycled_momentum_matches_torch(seed):
+    rng = np.random.default_rng(seed)
+    lr = float(10 ** rng.uniform(-3, 0))
+    max_lr = lr * float(rng.uniform(1.5, 20))
+    base_m, max_m = float(rng.uniform(0.5, 0.85)), float(rng.uniform(0.86, 0.99))
+    up, down, gamma = int(rng.integers(1, 60)), int(rng.integers(1, 60)), float(rng.uniform(0.95, 0.999))
+    pct = float(rng.uniform(0.05, 0.45))
+    for mode in ("triangular", "triangular2", "exp_range"):
+        ours = our_lrs(schedules.cyclic_momentum(base_m, max_m, up, down, mode, gamma))
+        theirs = torch_momenta(lambda o: tls.CyclicLR(o, lr, max_lr, up, down, mode, gamma, cycle_momentum=True,
+                                                      base_momentum=base_m, max_momentum=max_m), lr)
+        assert_same_lrs(ours, theirs, f"cyclic momentum {mode}")
+    for anneal in ("cos", "linear"):
+        for three in (False, True):
+            ours = our_lrs(schedules.one_cycle_momentum(STEPS, pct, anneal, base_m, max_m, three))
+            theirs = torch_momenta(lambda o: tls.OneCycleLR(o, max_lr, STEPS, pct_start=pct, anneal_strategy=anneal,
+                                                            base_momentum=base_m, max_momentum=max_m,
+                                                            three_phase=three), lr)
+            assert_same_lrs(ours, theirs, f"one-cycle momentum {anneal} three_phase={three}")
+
+
+def test_momentum_is_cycled_against_the_lr():
+    lr, m = schedules.cyclic(0.1, 1.0, 10), schedules.cyclic_momentum(0.8, 0.9, 10)
+    assert (lr(0), m(0)) == (0.1, 0.9) and (lr(10), m(10)) == (1.0, 0.8)
+    lr, m = schedules.one_cycle(1.0, 100), schedules.one_cycle_momentum(100)
+    peak = max(range(100), key=lr)
+    assert min(range(100), key=m) == peak == 29
+
+
+def test_sequential_refuses_a_wrong_number_of_milestones():
+    with pytest.raises(ValueError, match="number of schedulers 2 and the number of milestones to be equal to 2"):
+        schedules.sequential([schedules.constant(0.1)] * 2, [3, 5])
+    with pytest.raises(ValueError, match="mode must be one of 'linear' or 'exponential'"):
+        schedules.warmup(schedules.constant(0.1), 5, mode="cosine")
 
 
 @pytest.mark.parametrize("seed", SEEDS)
