@@ -12,6 +12,7 @@ from lrcourse.runs import regime_1d
 from test_grading_ch07 import REFERENCES_07, WRONG_07  # chapter 07's references and a few named mistakes
 from test_grading_ch08 import REFERENCES_08, WRONG_08  # chapter 08's references and a few named mistakes
 from test_grading_ch09 import REFERENCES_09, WRONG_09  # chapter 09's references and a few named mistakes
+from test_grading_ch11 import REFERENCES_11, WRONG_11  # chapter 11's references and its named mistakes
 
 SEEDS = range(6)
 
@@ -69,6 +70,7 @@ REFERENCES = {
 REFERENCES.update(REFERENCES_07)
 REFERENCES.update(REFERENCES_08)
 REFERENCES.update(REFERENCES_09)
+REFERENCES.update(REFERENCES_11)
 
 
 def test_every_task_has_a_reference_here():
@@ -746,6 +748,7 @@ WRONG.update({
 WRONG.update(WRONG_07)  # tests/test_grading_ch07.py runs every named mistake of chapter 07
 WRONG.update(WRONG_08)  # tests/test_grading_ch08.py runs every named mistake of chapter 08
 WRONG.update(WRONG_09)  # tests/test_grading_ch09.py runs every named mistake of chapter 09
+WRONG.update(WRONG_11)  # chapter 11's catalogues of mistakes, each with its message
 
 WRONG_CASES = [pytest.param(task_id, i, id=f"{task_id}-{i}") for task_id, wrongs in WRONG.items()
                for i in range(len(wrongs))]
