@@ -16,6 +16,12 @@ from lrcourse.grading.core import Fail, as_array, as_number, call, choice, close
 from lrcourse.range_test import lr_sequence, smooth, steepest
 
 
+def _explained(shown, explanation, otherwise):
+    """Fail with what was expected and what came (``shown``), then the named mistake, else the rule again."""
+    text = explanation or otherwise
+    raise Fail(f"{shown} {text[0].upper()}{text[1:]}".strip())
+
+
 # ---------------------------------------------------------------- task 1: the lr sequence
 def _range_lrs(start_lr, end_lr, num_iter, step_mode="exp"):
     return np.array(lr_sequence(start_lr, end_lr, num_iter, step_mode))
@@ -84,10 +90,8 @@ def check_range_lrs(range_lrs, rng):
     k = int(np.argmax(~np.isclose(result, expected, rtol=1e-9, atol=0)))
     where = (f"For start_lr = {args[0]:.3g}, end_lr = {args[1]:.3g}, num_iter = {args[2]}, step_mode = {args[3]!r}: "
              f"iteration {k} should use {expected[k]:.6g}, yours uses {result[k]:.6g}.")
-    if explanation:
-        raise Fail(f"{where} {explanation[0].upper()}{explanation[1:]}")
-    raise Fail(f"{where} The fraction of the way is r = i / (num_iter - 1); \"exp\" gives start_lr * (end_lr / "
-               f"start_lr) ** r and \"linear\" start_lr + r * (end_lr - start_lr).")
+    _explained(where, explanation, "the fraction of the way is r = i / (num_iter - 1); \"exp\" gives start_lr * "
+               "(end_lr / start_lr) ** r and \"linear\" start_lr + r * (end_lr - start_lr).")
 
 
 # ---------------------------------------------------------------- task 2: smoothing and stopping
@@ -280,7 +284,7 @@ def check_steepest_lr(steepest_lr, rng):
     explanation = diagnose_all(wrong, STEEPEST_MISTAKES, rtol=1e-12, atol=0)
     args, result = wrong[0]
     if explanation:
-        raise Fail(explanation[0].upper() + explanation[1:])
+        _explained("", explanation, "")
     if args[3] == 0 and any(a[3] != 0 for a, _ in cases if (a, _) not in wrong):
         raise Fail("right except when skip_end = 0: `losses[skip_start:-skip_end]` is then `losses[skip_start:-0]`, "
                    "which is empty, since -0 is 0. Slice up to len(losses) - skip_end instead.")
@@ -329,10 +333,8 @@ def check_lag_factor(lag_factor, rng):
     args, result = wrong[0]
     shown = (f"For start_lr = {args[0]:.3g}, end_lr = {args[1]:.3g}, num_iter = {args[2]}, smooth_f = {args[3]:.3g} "
              f"the factor is {_lag_factor(*args):.6g}; yours is {result:.6g}.")
-    if explanation:
-        raise Fail(f"{shown} {explanation[0].upper()}{explanation[1:]}")
-    raise Fail(f"{shown} The moving average lags (1 - f) / f iterations, and each iteration multiplies the lr by "
-               f"r = (end_lr / start_lr) ** (1 / (num_iter - 1)).")
+    _explained(shown, explanation, "the moving average lags (1 - f) / f iterations, and each iteration multiplies "
+               "the lr by r = (end_lr / start_lr) ** (1 / (num_iter - 1)).")
 
 
 # ---------------------------------------------------------------- task 5: reading the trust table
