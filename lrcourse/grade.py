@@ -1,6 +1,6 @@
 """Batch grading for instructors.
 
-    python -m lrcourse.grade SUBMISSIONS_DIR --out grades.csv [--cell-timeout 60] [--jobs N]
+    python -m lrcourse.grade SUBMISSIONS_DIR --out grades.csv [--cell-timeout 60] [--jobs N] [--memory-limit GB]
 
 Every ``*.ipynb`` in SUBMISSIONS_DIR is executed in a fresh kernel (each cell
 under a time limit; a cell that runs over is interrupted and the rest still
@@ -13,6 +13,11 @@ notebook's metadata or its file name (``01_...``).
 ``--jobs N`` grades N submissions at a time (default: the number of cores), each
 still in its own fresh kernel with its own time limits; the CSV is the same as
 a serial run's (``--jobs 1``), rows in file-name order.
+
+``--memory-limit GB`` (default 4; 0 for none) caps the memory each kernel may
+allocate (its data segment, ``RLIMIT_DATA``, on Linux): a notebook that
+allocates without end gets a MemoryError in its own kernel, its row says that it
+ran out of memory, and the other submissions are graded as usual.
 
 One CSV row per submission: file, chapter, status, total points, and for each
 task its points and feedback. A broken submission (invalid JSON, a crash, a
@@ -39,6 +44,23 @@ from lrcourse.grading import TASKS, tasks_of
 
 MARKER = "LRCOURSE-GRADES:"
 TIMEOUT_NAME = "CellTimeoutError"
+MEMORY_LIMIT_GB = 4.0
+
+# Run in the learner's kernel before their cells: the memory cap (Linux counts every allocation of the heap and of
+# private memory maps in the data segment; elsewhere the limit may not be enforced). The soft limit is the learner's;
+# the grading cell lifts it to the hard one, GRADING_HEADROOM_GB above, so that the checks can still run after a
+# notebook has filled its share.
+GRADING_HEADROOM_GB = 1.0
+MEMORY_CELL = """
+import resource as _lrc_resource
+_lrc_resource.setrlimit(_lrc_resource.RLIMIT_DATA, ({limit}, {hard}))
+del _lrc_resource
+"""
+LIFT_LIMIT = """
+import resource as _lrc_resource
+_lrc_resource.setrlimit(_lrc_resource.RLIMIT_DATA, (_lrc_resource.getrlimit(_lrc_resource.RLIMIT_DATA)[1],) * 2)
+"""
+OUT_OF_MEMORY = ("MemoryError", "can't allocate memory", "out of memory", "Cannot allocate memory")
 
 # Run in the learner's kernel after their cells. The grading modules are
 # reloaded first, so a notebook that patched them cannot change the checks.
@@ -70,8 +92,10 @@ def is_check_cell(source):
     return bool(lines) and all(line.startswith(("check(", "score(")) for line in lines)
 
 
-def grade_notebook(path, cell_timeout=60.0):
-    """Grade one submission: a dict with status, notes and the per-task feedback (list of dicts)."""
+def grade_notebook(path, cell_timeout=60.0, memory_limit=MEMORY_LIMIT_GB):
+    """Grade one submission: a dict with status, notes and the per-task feedback (list of dicts).
+
+    ``memory_limit``: gigabytes the kernel may allocate (0 or None: no limit)."""
     result = {"submission": Path(path).name, "chapter": chapter_of(path) or "", "status": "", "notes": "",
               "feedback": []}
     try:
@@ -92,6 +116,10 @@ def grade_notebook(path, cell_timeout=60.0):
              if c.cell_type == "code" and not is_check_cell(c.source)]
     run = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for _, source in cells])
     run.cells.append(nbformat.v4.new_code_cell(GRADING_CELL.format(marker=MARKER, chapter=chapter)))
+    if memory_limit:
+        run.cells.insert(0, nbformat.v4.new_code_cell(MEMORY_CELL.format(
+            limit=int(memory_limit * 2 ** 30), hard=int((memory_limit + GRADING_HEADROOM_GB) * 2 ** 30))))
+        run.cells[-1].source = LIFT_LIMIT + run.cells[-1].source
     with tempfile.TemporaryDirectory(prefix="lrcourse-grade-") as workdir:
         client = NotebookClient(
             run, timeout=cell_timeout, kernel_name="python3", allow_errors=True, interrupt_on_timeout=True,
@@ -102,7 +130,8 @@ def grade_notebook(path, cell_timeout=60.0):
             client.execute()
         except DeadKernelError:
             result["status"] = "kernel died"
-            result["notes"] = "the kernel died while running this notebook (out of memory, or os._exit?)"
+            result["notes"] = ("the kernel died while running this notebook (out of memory, or os._exit?)"
+                               + (f"; memory limit {memory_limit:g} GB" if memory_limit else ""))
             return result
         except Exception as error:
             result["status"] = "execution failed"
@@ -110,13 +139,16 @@ def grade_notebook(path, cell_timeout=60.0):
             return result
 
     notes = []
-    for (number, source), cell in zip(cells, run.cells):
+    for (number, source), cell in zip(cells, run.cells[1:] if memory_limit else run.cells):
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if not errors:
             continue
         names = {o.get("ename") for o in errors}
+        message = f"{errors[0].get('ename')}: {errors[0].get('evalue')}"
         if names & {TIMEOUT_NAME, "KeyboardInterrupt"}:  # our interrupt surfaces as KeyboardInterrupt
             what = f"ran over the {cell_timeout:g} s time limit and was stopped"
+        elif memory_limit and any(words in message for words in OUT_OF_MEMORY):
+            what = f"ran out of memory: it asked for more than the {memory_limit:g} GB limit ({message[:80]})"
         else:
             what = f"raised {errors[0].get('ename')}: {str(errors[0].get('evalue'))[:120]}"
         first_line = source.strip().splitlines()[0][:60] if source.strip() else ""
@@ -170,6 +202,8 @@ def main(argv=None):
     parser.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per cell (default 60)")
     parser.add_argument("--jobs", type=int, default=None,
                         help="submissions graded at a time, each in its own kernel (default: the number of cores)")
+    parser.add_argument("--memory-limit", type=float, default=MEMORY_LIMIT_GB, metavar="GB",
+                        help=f"memory each kernel may allocate, in GB (default {MEMORY_LIMIT_GB:g}; 0: no limit)")
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder")
@@ -179,6 +213,11 @@ def main(argv=None):
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     if jobs < 1:
         parser.error(f"--jobs must be at least 1, got {jobs}")
+    if not args.memory_limit >= 0:
+        parser.error(f"--memory-limit must be 0 (no limit) or a number of GB, got {args.memory_limit}")
+    if 0 < args.memory_limit < 0.5:
+        parser.error(f"--memory-limit {args.memory_limit:g} GB is too small for a kernel that imports torch: "
+                     f"give at least 0.5")
 
     def report(path, r):
         points = sum(f["points"] for f in r["feedback"])
@@ -189,12 +228,13 @@ def main(argv=None):
     results = {}
     if jobs == 1 or len(paths) == 1:
         for path in paths:
-            results[path] = grade_notebook(path, args.cell_timeout)
+            results[path] = grade_notebook(path, args.cell_timeout, args.memory_limit)
             report(path, results[path])
     else:  # worker processes started fresh ("spawn"): each grades one submission at a time in its own kernel
         with concurrent.futures.ProcessPoolExecutor(min(jobs, len(paths)),
                                                     mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(grade_notebook, path, args.cell_timeout): path for path in paths}
+            futures = {pool.submit(grade_notebook, path, args.cell_timeout, args.memory_limit): path
+                       for path in paths}
             for future in concurrent.futures.as_completed(futures):
                 path = futures[future]
                 results[path] = future.result()

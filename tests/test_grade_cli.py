@@ -283,3 +283,33 @@ def test_jobs_below_one_is_refused(tmp_path):
     result = subprocess.run([sys.executable, "-m", "lrcourse.grade", str(tmp_path), "--jobs", "0"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "--jobs must be at least 1" in result.stderr
+
+
+def test_a_notebook_that_allocates_without_end_is_stopped_and_the_rest_graded(tmp_path):
+    """Each kernel may allocate --memory-limit GB: the hog's cells fail with a row that says so, its other tasks
+    and the other submission are graded."""
+    sol01 = nbformat.read(ROOT / "solutions/01_gradient_descent.ipynb", as_version=4)
+    hog = nbformat.from_dict(sol01)
+    hog.cells.insert(2, nbformat.v4.new_code_cell("hog = []\nwhile True:\n    hog.append(np.ones(10**7))"))
+    hog.cells.insert(3, nbformat.v4.new_code_cell("import torch\nbig = torch.ones(2**31)"))
+    nbformat.write(hog, tmp_path / "01_hog.ipynb")
+    nbformat.write(sol01, tmp_path / "01_good.ipynb")
+    out = tmp_path / "grades.csv"
+    result = subprocess.run([sys.executable, "-m", "lrcourse.grade", str(tmp_path), "--out", str(out),
+                             "--memory-limit", "1", "--cell-timeout", "30", "--jobs", "2"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = {row["submission"]: row for row in csv.DictReader(out.open())}
+    assert rows["01_good.ipynb"]["status"] == "graded" and float(rows["01_good.ipynb"]["points"]) == 6
+    hog_row = rows["01_hog.ipynb"]
+    assert hog_row["status"] == "graded" and float(hog_row["points"]) == 6, hog_row
+    assert "cell 3 ('hog = []') ran out of memory: it asked for more than the 1 GB limit" in hog_row["notes"]
+    assert "cell 4 ('import torch') ran out of memory" in hog_row["notes"]
+
+
+@pytest.mark.parametrize("limit", ["-1", "0.1", "nan"])
+def test_a_memory_limit_too_small_or_negative_is_refused(tmp_path, limit):
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "01_x.ipynb")
+    result = subprocess.run([sys.executable, "-m", "lrcourse.grade", str(tmp_path), "--memory-limit", limit],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "--memory-limit" in result.stderr
