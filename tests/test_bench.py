@@ -23,3 +23,10 @@ def test_widget_benchmark_runs_every_explorer():
                  "schedule_explorer", "range_test_explorer"):
         assert f"| {name}" in out or f" {name} |" in out or name in out
     assert "| explorer | control | redraws | median ms | p90 ms |" in out and "slowest median" in out
+
+
+def test_grading_benchmark_runs_and_compares_serial_with_parallel():
+    bench = BENCH.parent / "bench_grade.py"
+    out = subprocess.run([sys.executable, str(bench), "--quick", "--jobs", "2"], capture_output=True, text=True,
+                         check=True, timeout=300).stdout
+    assert "| --jobs 1 |" in out and "| --jobs 2 |" in out and "the two CSVs are identical" in out
