@@ -2,6 +2,7 @@
 
     python -m lrcourse.exercises            # solutions/*.ipynb -> exercises/*.ipynb
     python -m lrcourse.exercises --check    # exit 1 if exercises/ is not what solutions/ gives
+    python -m lrcourse.exercises --nbgrader OUT   # an nbgrader course directory at OUT
 
 In a solution notebook, the lines from ``### BEGIN SOLUTION`` to
 ``### END SOLUTION`` are the answer. In the exercise notebook they become:
@@ -91,6 +92,69 @@ def make_exercise(solution):
     return exercise
 
 
+# ------------------------------------------------------------------ nbgrader's source assignments
+NBGRADER_CONFIG = """# nbgrader configuration of the lrcourse exercises (written by `python -m lrcourse.exercises --nbgrader`).
+c = get_config()  # noqa: F821 (nbgrader provides it)
+c.CourseDirectory.course_id = "lrcourse"
+# The checks are the course's own (lrcourse.grading): a test cell raises, and scores 0, when its task's check
+# does not pass. generate_assignment replaces each solution region with nbgrader's stub.
+"""
+
+
+def _check_calls(source):
+    """The (task id, name) of each ``check("NN.task", name)`` in a check cell."""
+    import re
+
+    return re.findall(r'check\(\s*"([0-9]{2}\.[A-Za-z_0-9]+)"\s*,\s*([A-Za-z_][A-Za-z_0-9]*)\s*\)', source)
+
+
+def _nbgrader(cell, grade_id, **flags):
+    cell.metadata["nbgrader"] = {"grade": False, "solution": False, "locked": False, "schema_version": 3,
+                                 "grade_id": grade_id, **flags}
+
+
+def make_nbgrader_source(solution, chapter):
+    """The solution notebook as an nbgrader source assignment: solution regions in solution cells, each check as
+    an autograder test cell worth its task's points (``require`` raises when the check fails), written answers as
+    manually graded cells worth 0 points (the course's own grader does not score them either)."""
+    from lrcourse.grading import TASKS, tasks_of
+
+    source = nbformat.from_dict(nbformat.reads(nbformat.writes(solution), as_version=4))
+    source.metadata.pop("widgets", None)
+    exercise_tasks = {t.id for t in tasks_of(chapter)}
+    for index, cell in enumerate(source.cells):
+        cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+            calls = _check_calls(cell.source)
+            if calls and all(task_id in exercise_tasks for task_id, _ in calls) and "def " not in cell.source:
+                lines = ["from lrcourse.grading import require", ""]
+                lines += [f'require("{task_id}", {name})' for task_id, name in calls]
+                cell.source = "\n".join(lines)
+                task_ids = [task_id for task_id, _ in calls]
+                _nbgrader(cell, "check-" + "-".join(t.replace(".", "_") for t in task_ids), grade=True, locked=True,
+                          points=sum(TASKS[t].points for t in task_ids))
+            elif BEGIN in cell.source:
+                _nbgrader(cell, f"answer-{index:02d}", solution=True)
+        elif cell.cell_type == "markdown" and BEGIN in cell.source:
+            _nbgrader(cell, f"written-{index:02d}", solution=True, grade=True, points=0)
+    return source
+
+
+def export_nbgrader(out, solutions=ROOT / "solutions"):
+    """Write OUT/source/NN_name/NN_name.ipynb for every chapter, and OUT/nbgrader_config.py; returns the paths."""
+    out = Path(out)
+    written = []
+    for path in sorted(Path(solutions).glob("*.ipynb")):
+        chapter = path.name[:2]
+        target = out / "source" / path.stem / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(make_nbgrader_source(nbformat.read(path, as_version=4), chapter), target)
+        written.append(target)
+    (out / "nbgrader_config.py").write_text(NBGRADER_CONFIG)
+    return written
+
+
 def generate(solutions=ROOT / "solutions", exercises=ROOT / "exercises"):
     """{exercise path: notebook text} for every solution notebook."""
     result = {}
@@ -108,7 +172,15 @@ def main(argv=None):
     parser.add_argument("--check", action="store_true", help="only compare, write nothing")
     parser.add_argument("--solutions", default=ROOT / "solutions", type=Path)
     parser.add_argument("--exercises", default=ROOT / "exercises", type=Path)
+    parser.add_argument("--nbgrader", type=Path, metavar="OUT",
+                        help="write an nbgrader course directory at OUT (source/NN_name/NN_name.ipynb per chapter) "
+                             "instead of the exercises")
     args = parser.parse_args(argv)
+    if args.nbgrader:
+        for path in export_nbgrader(args.nbgrader, args.solutions):
+            print(f"written: {path}")
+        print(f"then, in {args.nbgrader}: nbgrader generate_assignment NN_name, and nbgrader autograde NN_name")
+        return 0
     stale = []
     for path, text in generate(args.solutions, args.exercises).items():
         current = path.read_text() if path.exists() else None

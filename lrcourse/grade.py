@@ -87,9 +87,11 @@ def chapter_of(path, nb=None):
 
 
 def is_check_cell(source):
-    """A cell of nothing but check(...) or score(...) calls: the grader runs its own checks instead."""
+    """A cell of nothing but check(...), require(...) or score(...) calls (and the import of require, as in an
+    nbgrader export): the grader runs its own checks instead."""
     lines = [line.strip() for line in source.splitlines() if line.strip() and not line.strip().startswith("#")]
-    return bool(lines) and all(line.startswith(("check(", "score(")) for line in lines)
+    return bool(lines) and all(line.startswith(("check(", "score(", "require(", "from lrcourse.grading import"))
+                               for line in lines)
 
 
 def grade_notebook(path, cell_timeout=60.0, memory_limit=MEMORY_LIMIT_GB):

@@ -17,7 +17,8 @@ from lrcourse.grading import ch11  # noqa: F401
 from lrcourse.grading import ch12  # noqa: F401
 from lrcourse.grading.core import MISSING, TASKS, Feedback, check
 
-__all__ = ["check", "Feedback", "TASKS", "tasks_of", "grade_namespace", "score", "score_text"]
+__all__ = ["check", "require", "TaskNotPassed", "Feedback", "TASKS", "tasks_of", "grade_namespace", "score",
+           "score_text"]
 
 
 def tasks_of(chapter):
@@ -48,3 +49,25 @@ def score_text(feedback):
 def score(chapter, names):
     """Print the score of a chapter's exercise for the definitions in ``names`` (e.g. ``globals()``)."""
     print(score_text(grade_namespace(chapter, dict(names))))
+
+
+class TaskNotPassed(AssertionError):
+    """Raised by ``require`` when a task's check does not pass: its message is the check's feedback."""
+
+
+def require(task_id, answer):
+    """``check``, for graders that score a cell by whether it raises (nbgrader's autograder test cells).
+
+    Shows the same feedback as ``check``; if the task does not pass, raises ``TaskNotPassed`` with that
+    feedback as its message, so that the cell scores 0 points and the learner still reads why.
+    """
+    feedback = check(task_id, answer)
+    try:
+        from IPython.display import display
+
+        display(feedback)
+    except ImportError:  # pragma: no cover - outside IPython
+        print(feedback)
+    if not feedback.passed:
+        raise TaskNotPassed(f"{feedback.status}: {feedback.message}")
+    return None
