@@ -131,6 +131,7 @@ class TrainingDashboard(Explorer):
 
         from lrcourse import torch_optim, training
 
+        torch.set_flush_denormal(True)   # per thread: this one may be the button's (tiny floats are slow on a CPU)
         problem_name, network = MODELS[values["model"]]
         problem = self.data(problem_name)
         seed, batch_size, n_epochs = values["seed"], values["batch_size"], values["epochs"]
