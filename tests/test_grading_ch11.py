@@ -30,7 +30,7 @@ WRONG_11 = {
     "11.steepest_lr": [(wrong, explanation[:40]) for wrong, explanation in ch11.STEEPEST_MISTAKES],
     "11.lag_factor": [(wrong, explanation[:40]) for wrong, explanation in ch11.LAG_MISTAKES],
     "11.answer_cliff": [("a", "makes the suggestion *later*"), ("c", "explains a spread"),
-                        ("d", "not on both sides"), ("bd", "a single letter")],
+                        ("d", "not on the high side"), ("bd", "a single letter")],
 }
 
 
@@ -181,5 +181,5 @@ def test_the_statement_and_the_check_agree_on_the_exercise():
 
     nb = nbformat.read(ROOT / "exercises/11_range_test.ipynb", as_version=4)
     statement = next(c.source for c in nb.cells if "Task 5" in c.source)
-    for text in ("(a)", "(b)", "(c)", "(d)", "0.251", "11.5", "1.76", "0.219"):
+    for text in ("(a)", "(b)", "(c)", "(d)", "0.251", "0.158", "0.186", "2.07", "2.20", "0.0137", "0.142"):
         assert text in statement

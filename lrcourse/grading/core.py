@@ -280,6 +280,8 @@ def as_number(result, what="your function", allow_inf=False, value=None):
         raise Fail(f"{returned} a bool ({result}){as_}, but a number was expected")
     if isinstance(result, np.ndarray) and result.size == 1:
         result = result.reshape(-1)[0]
+    if type(result).__module__.startswith("torch") and hasattr(result, "numel") and result.numel() == 1:
+        result = result.item()  # a one-element tensor, as a number
     if isinstance(result, (tuple, list, np.ndarray)):
         raise Fail(f"{returned} {_kind(result)} of length {len(result)}{as_}, but a single number was expected")
     if _is_complex(result):
@@ -415,7 +417,7 @@ def choice(answer, correct, options, explanations):
         raise NotAttempted()
     letters = tuple(options)
     listed = ", ".join(repr(o) for o in letters)
-    letter = answer.strip().lower() if isinstance(answer, str) else None
+    letter = answer.strip().strip("()").strip().lower() if isinstance(answer, str) else None  # "(b)", "b)" too
     if letter not in letters:  # a membership test on the tuple: "" and "ab" are no letter of "abcd"
         if isinstance(answer, str) and len(letter) > 1 and set(letter.replace(",", "").replace(" ", "")) <= set(letters):
             raise Fail(f"answer with one of the letters {listed}: a single letter, as a string (exactly one "
