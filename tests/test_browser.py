@@ -3,7 +3,9 @@
 Opens notebook 01, runs all cells, moves the lr slider with the keyboard and
 checks that the regime text and the picture change; then does the same for
 chapter 04's momentum explorer through its "set tuned lr and beta" button, and
-for chapter 09's race explorer through its lr-mode buttons and shared slider.
+for chapter 09's race explorer through its lr-mode buttons and shared slider; and opens notebook 12, whose
+training dashboard must train when its train button is pressed (curves grow epoch by epoch) and stop when its
+stop button is pressed while the run is going on.
 Skipped, with the reason, where chromium or Playwright is missing (.ci/run
 installs chromium).
 """
@@ -19,6 +21,7 @@ from lab import available, chromium, find_explorer, jupyter_lab, picture_changes
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "01_gradient_descent.ipynb"
 MOMENTUM = "04_momentum.ipynb"
+DASHBOARD = "12_neural_networks.ipynb"
 RACE = "race.ipynb"   # written by the fixture: chapter 09's race explorer alone (the chapter takes ~30 s to run)
 
 if available() is not None:
@@ -29,7 +32,7 @@ if available() is not None:
 def lab(tmp_path_factory):
     """JupyterLab on a free loopback port, serving a copy of the notebooks; stopped afterwards."""
     root = tmp_path_factory.mktemp("lab")
-    for name in (NOTEBOOK, MOMENTUM):
+    for name in (NOTEBOOK, MOMENTUM, DASHBOARD):
         shutil.copy(ROOT / "notebooks" / name, root / name)
     import nbformat
 
@@ -126,4 +129,39 @@ def test_race_explorer_buttons_and_shared_slider(open_notebook):
     text = status.inner_text()
     assert "Adam (gap 1.7e-04)" in text and "diverged: SGD (step 1), momentum (step 1)" in text, text
     assert picture.get_attribute("src") != before_src
+    assert page.locator("text=Error displaying widget").count() == 0
+
+
+def test_dashboard_trains_live_and_the_stop_button_stops_it(open_notebook):
+    page = open_notebook(DASHBOARD)
+    run_all(page)
+    dashboard, status, picture = find_explorer(page, "batch size")
+    page.wait_for_function("el => el.innerText.includes('5 epochs: train loss')", arg=status.element_handle(),
+                           timeout=60_000)   # the cell's own short run
+    # a long run: the CNN for 100 epochs, so that there is time to press stop
+    dashboard.locator("select").first.select_option("digits: CNN")
+    epochs = dashboard.locator(".widget-slider").filter(has=page.locator(".widget-label", has_text="epochs")).first
+    handle = epochs.locator(".noUi-handle").first
+    handle.focus()
+    handle.press("End")
+    page.wait_for_function("el => /Changed since: model, .*epochs/.test(el.innerText)", arg=status.element_handle(),
+                           timeout=20_000)
+    assert epochs.locator(".widget-readout").inner_text().strip() == "100"
+    before_src = picture.get_attribute("src")
+    dashboard.get_by_role("button", name="train").click()
+    # curves appear while it trains: the status counts epochs and the picture changes
+    page.wait_for_function("el => /epoch [1-9]\\d* of 100/.test(el.innerText)", arg=status.element_handle(),
+                           timeout=60_000)
+    page.wait_for_function("([el, old]) => el.src !== old", arg=[picture.element_handle(), before_src],
+                           timeout=30_000)
+    assert "digits: CNN" in status.inner_text()
+    dashboard.get_by_role("button", name="stop").click()
+    page.wait_for_function("el => el.innerText.includes('stopped after epoch')", arg=status.element_handle(),
+                           timeout=60_000)
+    text = status.inner_text()
+    stopped = int(text.split("stopped after epoch ")[1].split(":")[0])
+    assert 1 <= stopped < 100, text
+    time.sleep(1.0)   # nothing trains on after the stop
+    assert status.inner_text() == text
+    assert dashboard.get_by_role("button", name="train").is_enabled()
     assert page.locator("text=Error displaying widget").count() == 0
