@@ -168,7 +168,7 @@ def generate(solutions=ROOT / "solutions", exercises=ROOT / "exercises"):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lrcourse.exercises", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only compare, write nothing")
     parser.add_argument("--solutions", default=ROOT / "solutions", type=Path)
     parser.add_argument("--exercises", default=ROOT / "exercises", type=Path)

@@ -44,3 +44,20 @@ def test_chapters_not_written_yet_are_marked_coming(path):
                                       f"that is not written yet: mark it (coming)"
     for number in re.findall(r"claim (\d+)", text, flags=re.I):
         assert 1 <= int(number) <= 9, f"{path.name} cites claim {number}: the course lists claims 1-9"
+
+
+def test_the_instructors_guide_is_linked_and_its_options_exist():
+    """Every option the guide gives for the grader and the exporter is one the programs accept."""
+    import re
+    import subprocess
+    import sys
+
+    guide = (ROOT / "instructors" / "README.md").read_text()
+    assert "instructors/README.md" in (ROOT / "README.md").read_text()
+    for module in ("lrcourse.grade", "lrcourse.exercises"):
+        usage = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True,
+                               check=True).stdout
+        cited = set(re.findall(rf"python -m {re.escape(module)}\b[^`\n]*?(--[a-z-]+)", guide))
+        assert cited, module
+        for option in cited:
+            assert option in usage, f"the guide cites {module} {option}, which it does not accept"
