@@ -163,3 +163,11 @@ def test_changing_controls_while_training_keeps_the_run(dash):
     history = dash.run()
     assert history.done == 3 and dash.settings["lr"] == pytest.approx(1e-3)
     assert "Changed since: lr" in dash.status.value
+
+
+def test_it_trains_on_the_course_device(dash):
+    from lrcourse import get_device
+
+    dash.run()
+    assert dash.device == get_device()
+    assert dash.data("digits").X.device.type == get_device().type
