@@ -27,6 +27,11 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert ci[-1] == command
 
 
+def test_the_readme_marks_only_chapters_not_written_yet_as_coming():
+    for number, title in re.findall(r"^\| (\d\d) \| ([^|]+)\|", README, flags=re.M):
+        assert ("coming" in title) == (int(number) not in WRITTEN), f"README course table, chapter {number}: {title}"
+
+
 def test_the_nine_claims_stand_in_the_readme_and_in_notebook_00():
     in_readme = claims(README[README.index("## The nine claims"):])
     in_welcome = claims(markdown(ROOT / "notebooks/00_welcome.ipynb"))
@@ -42,6 +47,9 @@ def test_chapters_not_written_yet_are_marked_coming(path):
             after = text[match.end():match.end() + 40]
             assert "coming" in after, f"{path.name}: '{text[match.start():match.end() + 40]}' refers to a chapter " \
                                       f"that is not written yet: mark it (coming)"
+    for match in re.finditer(r"(?:[Cc]hapters? |\| )(\d\d),? \*?\(?coming", text):
+        assert int(match.group(1)) not in WRITTEN, f"{path.name}: '{match.group(0)}': chapter {match.group(1)} is " \
+                                                   f"written, drop its (coming)"
     for number in re.findall(r"claim (\d+)", text, flags=re.I):
         assert 1 <= int(number) <= 9, f"{path.name} cites claim {number}: the course lists claims 1-9"
 
