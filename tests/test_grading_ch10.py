@@ -28,7 +28,7 @@ WRONG_10 = {
     "10.triangular2": [(wrong, explanation[:40]) for wrong, explanation in ch10.TRI_MISTAKES],
     "10.restart_steps": [(wrong, explanation[:40]) for wrong, explanation in ch10.RESTART_MISTAKES],
     "10.one_cycle_lr": [(wrong, explanation[:40]) for wrong, explanation in ch10.ONE_CYCLE_MISTAKES],
-    "10.answer_warmup": [("a", "printed the opposite"), ("b", "did not grow either"), ("d", "no run blew up more"),
+    "10.answer_warmup": [("a", "not in every setting"), ("b", "the other way round"), ("d", "fewer runs blew up"),
                          ("cd", "a single letter")],
 }
 
@@ -103,6 +103,15 @@ WRITTEN_DIFFERENTLY = {
     "10.one_cycle_lr": [lambda t, m, N, q, d, f: schedules.one_cycle(m, N, q, "cos", d, f)(t)],
     "10.answer_warmup": [" C ", "c"],
 }
+# float32 and torch answers: equal to the reference to about 1e-7, which rtol 1e-6 accepts
+for _task, _reference in [("10.linear_warmup", ch10._linear_warmup), ("10.triangular2", ch10._triangular2),
+                          ("10.one_cycle_lr", REFERENCES_10["10.one_cycle_lr"])]:
+    WRITTEN_DIFFERENTLY[_task] += [lambda *a, r=_reference: np.float32(r(*a)),
+                                   lambda *a, r=_reference: torch.tensor(r(*a)),
+                                   lambda *a, r=_reference: torch.tensor([r(*a)], dtype=torch.float32)]
+WRITTEN_DIFFERENTLY["10.restart_steps"] += [lambda T_0, T_mult, n: torch.tensor(ch10._restart_steps(T_0, T_mult, n),
+                                                                                dtype=torch.float32),
+                                            lambda T_0, T_mult, n: np.float32(ch10._restart_steps(T_0, T_mult, n))]
 
 
 @pytest.mark.parametrize("task_id, index", [(k, i) for k, v in WRITTEN_DIFFERENTLY.items() for i in range(len(v))])
@@ -167,3 +176,87 @@ def test_t_mult_one_dividing_by_zero_is_explained():
 def test_a_hard_coded_table_cannot_pass():
     assert not check("10.restart_steps", lambda T_0, T_mult, n: [T_0 * k for k in range(1, n + 1)], seed=1).passed
     assert math.isclose(ch10._one_cycle(0, 1.0, 100), 1 / 25)
+
+
+def _one_cycle_second_phase_off(t, m, N, q, d, f):
+    """The second phase's fraction over (t - peak) / (N - peak), not (N - 1 - peak): a mistake with no name."""
+    peak = q * N - 1
+    if t <= peak:
+        return ch10._one_cycle(t, m, N, q, d, f)
+    start, end = m, m / d / f
+    return end + (start - end) * (1 + math.cos(math.pi * (t - peak) / (N - peak))) / 2
+
+
+@pytest.mark.parametrize("task_id, answer", [
+    ("10.one_cycle_lr", _one_cycle_second_phase_off),
+    ("10.one_cycle_lr", lambda t, m, N, q, d, f: ch10._one_cycle(t, m, N, q, d, f) if t < N - 1 else 0.0),
+    ("10.linear_warmup", lambda t, lr, s, T: ch10._linear_warmup(t, lr, s, T) * (1 + 1e-5 * (t == T))),
+])
+def test_unnamed_mistakes_show_two_different_numbers(task_id, answer):
+    for seed in range(3):
+        feedback = check(task_id, answer, seed=seed)
+        assert feedback.status == "failed"
+        gives, returned = feedback.message.split(" gives ")[1].split("; you returned ")
+        assert gives.strip(". ") != returned.strip(". "), feedback.message
+
+
+@pytest.mark.parametrize("name, answer, words", [
+    ("factor", lambda t, lr, s, T: s + (1 - s) * min(t, T) / T, "the factor, not the lr"),
+    ("no start, no min", lambda t, lr, s, T: lr * t / T, "never stops climbing"),
+])
+def test_task_1_new_diagnoses(name, answer, words):
+    for seed in range(3):
+        assert words in check("10.linear_warmup", answer, seed=seed).message
+
+
+def _halves_at_the_peak(t, base, peak, up, down):
+    c = t % (up + down)
+    h = c / up if c <= up else (up + down - c) / down
+    return base + (peak - base) * h / 2 ** ((t + down) // (up + down))
+
+
+@pytest.mark.parametrize("answer, words", [
+    (ch10._smith_one_step_size, "a single step size"),
+    (lambda t, b, m, u, d: ch10._smith_one_step_size(t, b, m, u, u), "a single step size"),
+    (ch10._halved_max, "halved max_lr"),
+    (_halves_at_the_peak, "halves at each peak"),
+])
+def test_task_2_new_diagnoses(answer, words):
+    for seed in range(3):
+        assert words in check("10.triangular2", answer, seed=seed).message
+
+
+def test_task_4_peak_rounded_down_is_named():
+    rounded = lambda t, m, N, q, d, f: ch10._one_cycle_int_peak(t, m, N, q, d, f)
+    for seed in range(3):
+        assert "int(pct_start * total_steps) - 1" in check("10.one_cycle_lr", rounded, seed=seed).message
+    # it differs clearly from torch where pct_start * total_steps is no whole number
+    assert abs(rounded(5, 1.0, 23, 0.3, 25.0, 1e4) / ch10._one_cycle(5, 1.0, 23, 0.3, 25.0, 1e4) - 1) > 0.01
+
+
+def _numpy_formula(T_0, T_mult, n):
+    k = np.arange(1, n + 1)
+    return T_0 * (T_mult ** k - 1) / (T_mult - 1)
+
+
+def _numpy_floor_formula(T_0, T_mult, n):
+    k = np.arange(1, n + 1)
+    return T_0 * (T_mult ** k - 1) // (T_mult - 1)
+
+
+@pytest.mark.parametrize("answer, words", [
+    (_numpy_formula, "you returned NaN"),
+    (_numpy_floor_formula, "you returned zeros"),
+    (lambda T_0, T_mult, n: [T_0 * (T_mult ** k - 1) // (T_mult - 1) for k in range(1, n + 1)], "ZeroDivisionError"),
+])
+def test_task_3_t_mult_one_is_named_for_nan_zeros_and_division_by_zero(answer, words):
+    for seed in range(3):
+        message = check("10.restart_steps", answer, seed=seed).message
+        assert words in message and "T_mult = 1" in message and "k T_0" in message, message
+
+
+def test_task_3_division_by_zero_elsewhere_is_not_blamed_on_t_mult_one():
+    def divides_by_zero_everywhere(T_0, T_mult, n):
+        return [T_0 / (k - k) for k in range(1, n + 1)]
+    message = check("10.restart_steps", divides_by_zero_everywhere, seed=0).message
+    assert "ZeroDivisionError" in message and "T_mult - 1 = 0" not in message, message
