@@ -80,3 +80,45 @@ def test_the_linear_warmup_is_the_librarys():
     f = composed(0.2, 100, "linear", 10, "constant", start_factor=0.01)
     g = schedules.warmup(schedules.constant(0.2), 10, start_factor=0.01)
     assert [f(t) for t in range(100)] == [g(t) for t in range(100)]
+
+
+@pytest.mark.parametrize("mode", ["triangular", "triangular2"])
+def test_a_cycle_starts_at_its_base_without_warmup_and_at_its_peak_after_one(mode):
+    bare = composed(0.3, 200, "none", 20, mode, T_0=50)
+    assert bare(0) == pytest.approx(0.03) and bare(25) == pytest.approx(0.3)           # as CyclicLR: base first
+    assert [bare(t) for t in range(200)] == [schedules.cyclic(0.03, 0.3, 25, mode=mode)(t) for t in range(200)]
+    warmed = composed(0.3, 200, "linear", 20, mode, T_0=50)
+    assert warmed(20) == pytest.approx(0.3) and warmed(45) == pytest.approx(0.03)      # the warm-up leads to the peak
+
+
+def test_the_title_says_where_a_cycle_starts(explorer):
+    w = explorer
+    with w.hold():
+        w.controls["main"].value, w.controls["warmup"].value = "triangular", "none"
+    assert "from its base" in w.fig.axes[0].get_title()
+    w.controls["warmup"].value = "linear"
+    assert "from its peak" in w.fig.axes[0].get_title()
+
+
+def test_the_loss_axis_shows_small_minibatch_losses(explorer):
+    assert explorer.fig.axes[1].get_ylim()[0] <= 1e-5
+
+
+def test_training_leaves_torch_threads_as_they_were_and_says_training(explorer, monkeypatch):
+    import torch
+
+    from lrcourse.widgets import warmup
+
+    before = torch.get_num_threads()
+    seen = []
+    real = warmup.train_curves
+
+    def spy(*args, **kwargs):
+        seen.append(explorer.status.value)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(warmup, "train_curves", spy)
+    explorer.controls["lr"].value = 0.0237      # a setting not trained yet
+    assert seen and "training..." in seen[-1]
+    assert torch.get_num_threads() == before
+    assert "final loss" in explorer.status.value

@@ -11,6 +11,7 @@ __all__ = ["warmup_explorer", "MAIN_SCHEDULES", "WARMUPS", "composed", "train_cu
 
 MAIN_SCHEDULES = ["constant", "cosine", "cosine, warm restarts", "triangular", "triangular2", "one-cycle"]
 WARMUPS = ["none", "linear", "exponential"]
+LOSS_FLOOR = 1e-6     # Adam's minibatch losses reach 1e-5 (lr 0.03, triangular): the axis shows them
 BLOWUP = 1e3          # as lrcourse.nets.train_many: a loss this many times the first one has diverged
 
 
@@ -18,26 +19,37 @@ def composed(peak, steps, warmup="linear", warmup_steps=20, main="cosine", T_0=5
     """The schedule the explorer shows: ``warmup`` (none, linear, exponential) then ``main``, peak lr ``peak``.
 
     The main schedule gets the steps left after the warm-up (one-cycle has its own warm-up, its first 30%).
+    triangular and triangular2 start at their base lr, as ``CyclicLR`` does, when no warm-up precedes them; after a
+    warm-up they start at their peak (half a cycle in), so that the warm-up leads up to the peak lr and not down
+    to a tenth of it.
     """
-    rest = steps - (warmup_steps if warmup != "none" else 0)
+    warmed = warmup != "none" and warmup_steps > 0
+    rest = steps - (warmup_steps if warmed else 0)
     if rest < 1:
         raise ValueError(f"Expected fewer warm-up steps than the {steps} steps of the run, but got {warmup_steps}")
     mains = {
         "constant": lambda: schedules.constant(peak),
         "cosine": lambda: schedules.cosine(peak, rest),
         "cosine, warm restarts": lambda: schedules.cosine_warm_restarts(peak, T_0, T_mult),
-        "triangular": lambda: _from_peak(schedules.cyclic(peak / 10, peak, max(T_0 // 2, 1), mode="triangular")),
-        "triangular2": lambda: _from_peak(schedules.cyclic(peak / 10, peak, max(T_0 // 2, 1), mode="triangular2")),
+        "triangular": lambda: _cyclic(peak, T_0, "triangular", warmed),
+        "triangular2": lambda: _cyclic(peak, T_0, "triangular2", warmed),
         "one-cycle": lambda: schedules.one_cycle(peak, rest),
     }
     if main not in mains:
         raise ValueError(f"expected one of ({', '.join(mains)}), got {main}")
     schedule = mains[main]()
-    if warmup == "none" or warmup_steps == 0:
+    if not warmed:
         return schedule
-    # a warm-up climbs to the main schedule's first lr: for the cyclical ones that is their base, so they
-    # are started at their peak (half a cycle in) to make the warm-up lead to the peak lr in every case
+    # a warm-up climbs to the main schedule's first lr: the peak for constant, cosine and restarts, the peak
+    # for the cyclical ones too (started half a cycle in, above), and peak / 25 for one-cycle, whose own first
+    # 30% then climbs on to the peak
     return schedules.warmup(schedule, warmup_steps, start_factor=start_factor, mode=warmup)
+
+
+def _cyclic(peak, T_0, mode, from_peak):
+    """A triangle from peak / 10 to peak, full cycle T_0: from its base (as CyclicLR) or, after a warm-up, its peak."""
+    cyclic = schedules.cyclic(peak / 10, peak, max(T_0 // 2, 1), mode=mode)
+    return _from_peak(cyclic) if from_peak else cyclic
 
 
 def _from_peak(cyclic):
@@ -56,6 +68,19 @@ def train_curves(problem, optimizer, lr_t, seeds, batch_size):
     step at which each seed diverged or -1): a loss that is NaN, infinite or ``BLOWUP`` times the first
     one ends that seed's run, as in ``nets.train_many``.
     """
+    import torch
+
+    from lrcourse import nets
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)     # 3 tiny networks: one thread is fastest, and a busy machine does not stall it
+    try:
+        return _train(problem, optimizer, lr_t, seeds, batch_size)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(problem, optimizer, lr_t, seeds, batch_size):
     import torch
 
     from lrcourse import nets
@@ -136,7 +161,7 @@ def warmup_explorer(optimizer="Adam", lr=0.1, warmup="linear", warmup_steps=20, 
     (mean_line,) = ax_loss.plot([], [], color="C3", lw=2, label=f"mean of {len(seeds)} seeds")
     (marks,) = ax_loss.plot([], [], "x", color="k", ms=9, mew=2, label="diverged")
     ax_loss.set(xlabel="step t", ylabel="minibatch cross-entropy (log)", yscale="log", xlim=(0, steps),
-                ylim=(1e-3, 1e3))
+                ylim=(LOSS_FLOOR, 1e3))
     ax_loss.grid(True, alpha=0.3)
     ax_loss.legend(loc="upper right", fontsize=8)
     for ax in (ax_lr, ax_loss):
@@ -151,6 +176,7 @@ def warmup_explorer(optimizer="Adam", lr=0.1, warmup="linear", warmup_steps=20, 
         lr_t = np.array([schedule(s) for s in t])
         key = (optimizer, lr_t.tobytes())
         if key not in runs:
+            w.status.value = f"<b>training... ({len(seeds)} seeds x {steps} steps)</b>"
             runs[key] = train_curves(data, optimizer, lr_t, seeds, batch_size)
         losses, diverged = runs[key]
         lr_line.set_data(t, lr_t)
@@ -161,9 +187,10 @@ def warmup_explorer(optimizer="Adam", lr=0.1, warmup="linear", warmup_steps=20, 
         mean_line.set_data(t, mean)
         at = diverged[~alive]
         last = [losses[i, k - 1] if k > 0 else 1e3 for i, k in zip(np.flatnonzero(~alive), at)]
-        marks.set_data(np.maximum(at - 1, 0), np.clip(last, 1e-3, 1e3))
+        marks.set_data(np.maximum(at - 1, 0), np.clip(last, LOSS_FLOOR, 1e3))
         where = "no warm-up" if warmup == "none" or warmup_steps == 0 else f"{warmup} warm-up over {warmup_steps} steps"
-        ax_lr.set_title(f"{where}, then {main}; peak lr {lr:.3g}", fontsize=10)
+        start = (" (from its peak)" if where != "no warm-up" else " (from its base)") if main.startswith("triangular") else ""
+        ax_lr.set_title(f"{where}, then {main}{start}; peak lr {lr:.3g}", fontsize=10)
         final = f"{np.mean(losses[alive, -20:]):.3g}" if alive.any() else "none"
         ax_loss.set_title(f"{optimizer} on {problem}, batch {batch_size}: {alive.sum()} of {len(seeds)} seeds trained",
                           fontsize=10)
