@@ -30,3 +30,10 @@ def test_grading_benchmark_runs_and_compares_serial_with_parallel():
     out = subprocess.run([sys.executable, str(bench), "--quick", "--jobs", "2"], capture_output=True, text=True,
                          check=True, timeout=300).stdout
     assert "| --jobs 1 |" in out and "| --jobs 2 |" in out and "the two CSVs are identical" in out
+
+
+def test_dashboard_and_warmup_benchmarks_run():
+    for script, words in (("bench_dashboard.py", "| stop: click -> thread ended |"), ("bench_warmup_widget.py", "")):
+        out = subprocess.run([sys.executable, str(BENCH.parent / script), "--quick"], capture_output=True, text=True,
+                             check=True, timeout=300).stdout
+        assert words in out and out.strip()

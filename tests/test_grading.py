@@ -14,6 +14,7 @@ from test_grading_ch08 import REFERENCES_08, WRONG_08  # chapter 08's references
 from test_grading_ch09 import REFERENCES_09, WRONG_09  # chapter 09's references and a few named mistakes
 from test_grading_ch10 import REFERENCES_10, WRONG_10  # chapter 10's references and its named mistakes
 from test_grading_ch11 import REFERENCES_11, WRONG_11  # chapter 11's references and its named mistakes
+from test_grading_ch12 import REFERENCES_12, WRONG_12  # chapter 12's references and its named mistakes
 
 SEEDS = range(6)
 
@@ -73,6 +74,7 @@ REFERENCES.update(REFERENCES_08)
 REFERENCES.update(REFERENCES_09)
 REFERENCES.update(REFERENCES_10)
 REFERENCES.update(REFERENCES_11)
+REFERENCES.update(REFERENCES_12)
 
 
 def test_every_task_has_a_reference_here():
@@ -752,6 +754,7 @@ WRONG.update(WRONG_08)  # tests/test_grading_ch08.py runs every named mistake of
 WRONG.update(WRONG_09)  # tests/test_grading_ch09.py runs every named mistake of chapter 09
 WRONG.update(WRONG_10)  # chapter 10's catalogues of mistakes
 WRONG.update(WRONG_11)  # chapter 11's catalogues of mistakes, each with its message
+WRONG.update(WRONG_12)  # chapter 12's catalogues of mistakes
 
 WRONG_CASES = [pytest.param(task_id, i, id=f"{task_id}-{i}") for task_id, wrongs in WRONG.items()
                for i in range(len(wrongs))]
@@ -868,7 +871,7 @@ ENDLESS = ["01.gd_step", "01.descend", "02.lr_sweep", "03.floor_vs_batch", "06.e
            "07.rmsprop_step", "07.hop_amplitude", "07.rare_step", "08.adadelta_step", "08.steady_step",
            "09.adam_step", "09.alternating_step", "09.adamw_fixed_point", "10.linear_warmup", "10.triangular2",
            "10.restart_steps", "10.one_cycle_lr", "11.range_lrs", "11.smooth_and_stop", "11.steepest_lr",
-           "11.lag_factor"]
+           "11.lag_factor", "12.NesterovSGD", "12.train_epochs", "12.cnn_weights"]
 
 
 @pytest.mark.parametrize("task_id", ENDLESS)

@@ -23,11 +23,13 @@ they share), ``basics`` (chapters 00-02), ``sgd`` (03-05), ``adaptive`` (06-08),
 from lrcourse.widgets.adaptive import adadelta_explorer, adagrad_explorer, rmsprop_explorer
 from lrcourse.widgets.basics import OPTIMIZERS, contour_explorer, first_step, lr_explorer_1d
 from lrcourse.widgets.core import GAP_FLOOR, Explorer
+from lrcourse.widgets.dashboard import training_dashboard
 from lrcourse.widgets.practice import RANGE_TEST_PROBLEMS, range_test_explorer
 from lrcourse.widgets.race import LR_MODES, race_explorer
 from lrcourse.widgets.sgd import BATCH_SIZES, SCHEDULES, momentum_explorer, schedule_explorer, sgd_explorer
 from lrcourse.widgets.warmup import warmup_explorer
 
 __all__ = ["Explorer", "GAP_FLOOR", "first_step", "lr_explorer_1d", "contour_explorer", "sgd_explorer",
-           "momentum_explorer", "schedule_explorer", "adagrad_explorer", "rmsprop_explorer", "adadelta_explorer", "race_explorer", "range_test_explorer", "warmup_explorer", "OPTIMIZERS",
+           "momentum_explorer", "schedule_explorer", "adagrad_explorer", "rmsprop_explorer", "adadelta_explorer", "race_explorer", "range_test_explorer", "warmup_explorer", "training_dashboard",
+           "OPTIMIZERS",
            "SCHEDULES", "BATCH_SIZES", "LR_MODES", "RANGE_TEST_PROBLEMS"]
