@@ -254,15 +254,6 @@ def _stack_params(sizes, seeds, lrs, device, dtype):
     return [[p.clone().requires_grad_() for p in base] for _ in lrs]
 
 
-def _forward(params, X):
-    h = X
-    for k in range(0, len(params), 2):
-        h = torch.baddbmm(params[k + 1], h, params[k])
-        if k + 2 < len(params):
-            h = torch.relu(h)
-    return h
-
-
 def train_stacked(problem, optimizer, lrs, seeds, steps, batch_size, every=None, hidden=None, blowup=1e3,
                   progress=False, implementation="lrcourse", **options):
     """Train the problem's MLP (or one with ``hidden`` units) for every (lr, seed) at once; returns ``Curves``.
@@ -291,7 +282,7 @@ def train_stacked(problem, optimizer, lrs, seeds, steps, batch_size, every=None,
         return [torch.cat([g[i] for g in groups]) for i in range(len(groups[0]))]
 
     def losses(ps, X, y):
-        logits = _forward(ps, X)
+        logits = nets._forward(ps, X)   # the stacked MLP's forward pass, as train_many's
         return torch.nn.functional.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(dim=1), logits
 
     def record(t):
