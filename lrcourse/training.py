@@ -26,7 +26,7 @@ import torch
 from lrcourse import nets, schedules, torch_optim
 
 __all__ = ["OPTIMIZERS", "SCHEDULE_KINDS", "make_optimizer", "schedule_for", "digits_cnn", "mlp", "subset",
-           "accuracy", "evaluate", "History", "epochs", "train", "Curves", "train_stacked"]
+           "accuracy", "evaluate", "History", "UNSTABLE", "epochs", "train", "Curves", "train_stacked"]
 
 # name: (lrcourse.torch_optim class, torch.optim class, options besides the lr)
 OPTIMIZERS = {
@@ -131,6 +131,17 @@ class History:
     epochs: int = 0                             # the number of epochs asked for
     diverged_at: int | None = None              # the epoch in which the loss became non-finite or blew up
     stopped_at: int | None = None               # the epoch after which a stop request ended the run
+    unstable_at: int | None = None              # the first epoch whose full training loss was > UNSTABLE x the start
+
+    @property
+    def worst_rise(self):
+        """The largest full training loss over the one before training (inf if a record is not finite)."""
+        if len(self.train_loss) < 2:
+            return 1.0
+        rest = np.asarray(self.train_loss[1:], dtype=float)
+        if not np.isfinite(rest).all():
+            return math.inf
+        return float(rest.max() / max(self.train_loss[0], 1e-12))
 
     @property
     def done(self):
@@ -142,13 +153,27 @@ class History:
         k = int(np.nanargmin(self.val_loss))
         return k, self.val_loss[k]
 
+    def instability(self):
+        """'' for a stable run, else a sentence naming the unstable epochs (see ``UNSTABLE``)."""
+        if self.unstable_at is None:
+            return ""
+        rise = self.worst_rise
+        size = "not finite" if not math.isfinite(rise) else f"up to {rise:.3g} times its value before training"
+        return f"unstable from epoch {self.unstable_at} (the training loss rose {size})"
+
     def summary(self):
         if self.diverged_at is not None:
-            return f"diverged at epoch {self.diverged_at}"
+            unstable = f"; {self.instability()}" if self.unstable_at is not None and \
+                self.unstable_at < self.diverged_at else ""
+            return f"diverged at epoch {self.diverged_at}{unstable}"
         k, best = self.best_val()
         state = f"stopped after epoch {self.stopped_at}" if self.stopped_at is not None else f"{self.done} epochs"
-        return (f"{state}: train loss {self.train_loss[-1]:.3f}, validation loss {self.val_loss[-1]:.3f} "
+        unstable = f"{self.instability()}; " if self.unstable_at is not None else ""
+        return (f"{unstable}{state}: train loss {self.train_loss[-1]:.3f}, validation loss {self.val_loss[-1]:.3f} "
                 f"(lowest {best:.3f} at epoch {k}), validation accuracy {self.val_acc[-1]:.3f}")
+
+
+UNSTABLE = 2.0    # a run is unstable from the first epoch whose full training loss is above 2x its value at the start
 
 
 def epochs(net, problem, optimizer, batch_size, n_epochs, scheduler=None, seed=0, blowup=1e3, loss_fn=None):
@@ -156,7 +181,10 @@ def epochs(net, problem, optimizer, batch_size, n_epochs, scheduler=None, seed=0
 
     The minibatches are those of ``nets.batches(problem, batch_size, ..., seed)``; ``scheduler`` (if any) steps
     after every optimizer step. A minibatch loss that is NaN, infinite or ``blowup`` times the first one ends the
-    run: ``history.diverged_at`` is that epoch. Closing the generator early (a stop button) is always safe.
+    run: ``history.diverged_at`` is that epoch. A run goes on, but is named *unstable* (``history.unstable_at``, the
+    first such epoch), once the full training loss after an epoch is non-finite or more than ``UNSTABLE`` (2) times
+    its value before training: an untrained network's loss is about chance level, so a loss twice as high means the
+    steps are throwing the network about. Closing the generator early (a stop button) is always safe.
     """
     loss_fn = loss_fn or torch.nn.functional.cross_entropy
     if batch_size < 1 or n_epochs < 0:
@@ -188,6 +216,9 @@ def epochs(net, problem, optimizer, batch_size, n_epochs, scheduler=None, seed=0
                 scheduler.step()
         net.eval()
         record()
+        latest = history.train_loss[-1]
+        if history.unstable_at is None and (not math.isfinite(latest) or latest > UNSTABLE * history.train_loss[0]):
+            history.unstable_at = epoch
         if history.diverged_at is None and not all(map(math.isfinite, history.train_loss[-1:] + history.val_loss[-1:])):
             history.diverged_at = epoch
         yield history

@@ -73,6 +73,17 @@ def test_a_missing_or_wrong_lr_check_is_named():
     assert "Invalid learning rate: -0.5" in message and "nothing" in message
 
 
+def test_a_missing_momentum_check_is_named():
+    class NoMomentumCheck(NesterovReference):
+        def __init__(self, params, lr=1e-3, momentum=0.0):
+            if lr < 0:
+                raise ValueError(f"Invalid learning rate: {lr}")
+            torch.optim.Optimizer.__init__(self, params, dict(lr=lr, momentum=momentum))
+            self._first_lr = lr
+    message = check("12.NesterovSGD", NoMomentumCheck).message
+    assert "Invalid momentum value: -0.5" in message and "nothing" in message
+
+
 def test_an_exception_inside_step_is_feedback():
     class Broken(NesterovReference):
         def step(self, closure=None):
@@ -128,6 +139,34 @@ def test_training_loop_answers_pass(seed):
         assert check("12.train_epochs", answer, seed=seed).passed
 
 
+def train_epochs_float32(net, optimizer, X, y, X_val, y_val, epochs):
+    """The reference's curves, rounded to float32 (as a float32 network would report them)."""
+    train, val = ch12._train_epochs(net, optimizer, X, y, X_val, y_val, epochs)
+    return [np.float32(v) for v in train], torch.tensor(val, dtype=torch.float32)
+
+
+def test_float32_curves_pass():
+    for seed in SEEDS:
+        assert check("12.train_epochs", train_epochs_float32, seed=seed).passed
+
+
+def test_a_wrong_curve_shows_the_difference():
+    def off(net, optimizer, X, y, X_val, y_val, epochs):
+        train, val = ch12._train_epochs(net, optimizer, X, y, X_val, y_val, epochs)
+        return train, [v * (1 + 1e-4) for v in val]
+    message = check("12.train_epochs", off, seed=0).message
+    assert "largest difference is in the validation loss" in message and "a difference of" in message, message
+
+
+@pytest.mark.parametrize("kind, words", [("sum_step", "*sum*"), ("last_batch", "last minibatch"),
+                                         ("one_step_last", "one optimizer step per epoch"),
+                                         ("one_step_sum", "one optimizer step per epoch")])
+def test_loop_mistakes_are_named(kind, words):
+    for seed in SEEDS:
+        message = check("12.train_epochs", ch12._loop_variant(kind), seed=seed).message
+        assert words in message, message
+
+
 @pytest.mark.parametrize("answer, words", [
     (lambda *a: None, "returned None"),
     (lambda *a: [1.0, 2.0, 3.0], "should return a pair"),
@@ -160,16 +199,22 @@ def test_counts_written_differently_pass(answer):
 
 # ------------------------------------------------------------------ task 4: the lr ratio
 def test_the_ratio_is_what_the_sweep_gives():
+    """The exercise's sweep, ten seeds: the ratio, and the reason the check gives (over-fitting, not divergence)."""
     from lrcourse import nets
     torch.set_flush_denormal(True)
     digits = nets.load("digits")
     grid = np.geomspace(1e-3, 3, 13)
-    best = [grid[int(np.argmin(nets.train_many(digits, "sgd", grid, range(3), 200, B, momentum=0.9).mean("val_loss")))]
-            for B in (16, 512)]
-    assert abs(best[1] / best[0] - ch12.LR_RATIO) < 0.05 * ch12.LR_RATIO
+    sweeps = {B: nets.train_many(digits, "sgd", grid, range(10), 200, B, momentum=0.9) for B in (16, 512)}
+    best = {B: grid[int(np.argmin(s.mean("val_loss")))] for B, s in sweeps.items()}
+    assert abs(best[512] / best[16] - ch12.LR_RATIO) < 0.05 * ch12.LR_RATIO
+    s = sweeps[512]
+    assert grid[int(np.argmin(s.mean("loss")))] > 2 * best[512]                # larger lrs train further ...
+    assert s.mean("val_loss")[int(np.argmin(s.mean("loss")))] > 2 * s.mean("val_loss").min()   # ... and over-fit
+    assert grid[np.isfinite(s.mean("val_loss"))].max() > 10 * best[512]       # far from divergence
 
 
-@pytest.mark.parametrize("answer", [3.8, 2.5, 7, np.float64(4.0), 4])
+@pytest.mark.parametrize("answer", [3.8, 2.5, 7, np.float64(4.0), 4, np.float32(3.8), torch.tensor(3.8),
+                                    torch.tensor([3.8], dtype=torch.float64), np.array([3.8])])
 def test_ratios_near_the_measurement_pass(answer):
     assert check("12.answer_lr_ratio", answer).passed
 
@@ -192,8 +237,8 @@ WRONG_12 = {
                        for rule, explanation in ch12.NESTEROV_MISTAKES],
     "12.train_epochs": [(wrong, explanation.split(":")[0][:40]) for wrong, explanation in ch12.LOOP_MISTAKES],
     "12.cnn_weights": [(wrong, explanation.split(":")[0][:40]) for wrong, explanation in ch12.CNN_MISTAKES],
-    "12.answer_lr_ratio": [(32, "linear scaling rule"), (14.4, "fixed number of *epochs*"), (0.5, "does not fall"),
-                           (1.0, "grows more than that"), (100.0, "grows less than that"), ("3.8", "not the string"),
+    "12.answer_lr_ratio": [(32, "over-fit"), (14.4, "fixed number of *epochs*"), (0.5, "does not fall"),
+                           (1.0, "grows more than that"), (100.0, "grows less than that"), (8.0, "over-fit"), ("3.8", "not the string"),
                            (-2.0, "positive")],
     "12.answer_curves": [("a", "under-fitting"), ("b", "over-fitting"), ("d", "not divergence"),
                          ("e", "answer with one of the letters"), ("ac", "a single letter")],

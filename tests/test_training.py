@@ -111,3 +111,23 @@ def test_invalid_hyperparameters_raise_torchs_errors():
             training.make_optimizer("Adam", p, -1.0, implementation)
     with pytest.raises(ValueError, match="between 1 and"):
         training.subset(nets.load("wine"), 0)
+
+
+def test_an_unstable_run_is_named_and_goes_on():
+    """Cancer, Adam at lr 10: the full training loss jumps to 7x its start in epoch 1 but no minibatch blows up."""
+    from lrcourse import nets
+
+    problem = nets.load("cancer")
+    net = training.mlp(problem.sizes, 0)
+    history = training.train(net, problem, training.make_optimizer("Adam", net.parameters(), 10.0), 32, 3,
+                             progress=False)
+    assert history.diverged_at is None and history.done == 3
+    assert history.unstable_at == 1 and history.worst_rise > training.UNSTABLE
+    assert history.summary().startswith("unstable from epoch 1 (the training loss rose up to")
+
+
+def test_a_steady_run_is_not_unstable(wine64):
+    net = training.mlp(wine64.sizes, 0, dtype=torch.float64)
+    history = training.train(net, wine64, training.make_optimizer("Adam", net.parameters(), 0.01), 16, 3,
+                             progress=False)
+    assert history.unstable_at is None and history.worst_rise < 1 and "unstable" not in history.summary()

@@ -171,3 +171,80 @@ def test_it_trains_on_the_course_device(dash):
     dash.run()
     assert dash.device == get_device()
     assert dash.data("digits").X.device.type == get_device().type
+
+
+# ------------------------------------------------------------------ unstable runs are named, never hidden
+def _set(dash, model, optimizer, lr, epochs, schedule="constant"):
+    dash.controls["model"].value = model
+    dash.controls["optimizer"].value = optimizer
+    dash.controls["lr"].value = lr
+    dash.controls["epochs"].value = epochs
+    dash.controls["schedule"].value = schedule
+
+
+@pytest.mark.parametrize("model, optimizer, lr, epochs", [
+    ("cancer: logistic regression", "Adam", 10.0, 3),        # training 7x, validation 8-24x its start; no blow-up
+    ("cancer: logistic regression", "RMSprop", 10.0, 2),
+    ("wine: MLP 13-16-3", "Adamax", 10.0, 2),                 # validation loss in the hundreds
+    ("wine: MLP 13-16-3", "RAdam", 10.0, 2),
+    ("digits: MLP 64-32-10", "Adam", 1.0, 2),                 # 56x its start at epoch 1, accuracy 84%
+])
+def test_runs_that_blow_up_without_diverging_are_named_unstable(dash, model, optimizer, lr, epochs):
+    _set(dash, model, optimizer, lr, epochs)
+    history = dash.run()
+    assert history.diverged_at is None and history.unstable_at == 1
+    assert history.worst_rise > training.UNSTABLE
+    assert "unstable from epoch 1" in dash.status.value and "smaller" in dash.status.value
+    assert "UNSTABLE from epoch 1" in dash.fig.texts[0].get_text()
+
+
+def test_a_steady_run_is_not_named_unstable(dash):
+    _set(dash, "digits: MLP 64-32-10", "Adam", 0.01, 3)
+    history = dash.run()
+    assert history.unstable_at is None and "unstable" not in dash.status.value.lower()
+    assert "UNSTABLE" not in dash.fig.texts[0].get_text()
+
+
+def test_large_losses_grow_the_axis_instead_of_being_clipped(dash):
+    _set(dash, "wine: MLP 13-16-3", "Adamax", 10.0, 3)        # validation loss 276-686
+    history = dash.run()
+    top = dash.fig.axes[0].get_ylim()[1]
+    assert top >= max(history.val_loss) and top <= 1e6
+    val_line = dash.fig.axes[0].lines[1]
+    assert np.allclose(val_line.get_ydata(), history.val_loss)    # drawn as they are
+    assert len(dash.fig.axes[0].lines[3].get_xdata()) == 0         # nothing off the scale
+
+
+def test_losses_beyond_the_ceiling_are_marked(dash, monkeypatch):
+    from lrcourse.widgets import dashboard as module
+
+    monkeypatch.setattr(module, "LOSS_CEILING", 100.0)
+    _set(dash, "wine: MLP 13-16-3", "Adamax", 10.0, 3)
+    history = dash.run()
+    assert dash.fig.axes[0].get_ylim()[1] == 100.0
+    marked = dash.fig.axes[0].lines[3].get_xdata()
+    expected = [i for v in (history.train_loss, history.val_loss) for i, x in enumerate(v) if x > 100.0]
+    assert sorted(marked) == sorted(expected) and len(expected) > 0
+
+
+def test_a_diverged_run_also_says_since_when_it_was_unstable(dash):
+    _set(dash, "digits: MLP 64-32-10", "SGD, momentum 0.9", 0.2, 20)
+    history = dash.run()      # seed 0: unstable from epoch 5, diverged in 11 (one thread; a few epochs later or
+    d, u = history.diverged_at, history.unstable_at           # sooner with more threads: the run is chaotic)
+    assert d is not None and u is not None and u < d
+    assert f"diverged at epoch {d}; unstable from epoch {u}" in dash.status.value
+    assert f"unstable from epoch {u}" in dash.fig.texts[0].get_text()
+
+
+def test_a_run_leaves_the_global_random_state_alone(dash):
+    import torch
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    dash.run()
+    assert torch.equal(torch.rand(3), expected)
+    torch.manual_seed(123)
+    dash.start()
+    assert dash.wait(60)
+    assert torch.equal(torch.rand(3), expected)

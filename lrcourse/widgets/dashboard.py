@@ -14,7 +14,9 @@ drawing the figure at the same time. Tests and scripts use the synchronous path:
 
 and ``d.start()`` / ``d.stop()`` / ``d.wait()`` for the threaded one (what the buttons call). Whatever the
 controls say, nothing raises: a run whose loss blows up is drawn up to the epoch where it did and named
-"diverged at epoch k"; an error is shown in the status line.
+"diverged at epoch k"; a run whose full training loss rises above ``training.UNSTABLE`` (2) times its value before
+training goes on but is named "unstable from epoch k", in the title and the status line; losses beyond the axis
+are drawn as triangles on its top edge, never dropped; an error is shown in the status line.
 """
 
 import html
@@ -37,7 +39,8 @@ MODELS = {
     "wine: MLP 13-16-3": ("wine", "mlp"),
 }
 BATCH_SIZES = (4, 8, 16, 32, 64, 128, 256, 512)
-LOSS_LIMITS = (1e-4, 30.0)
+LOSS_LIMITS = (1e-4, 30.0)   # the loss axis; it grows (by decades, up to LOSS_CEILING) to show a larger loss
+LOSS_CEILING = 1e6           # losses above this, and non-finite ones, are drawn as triangles on the top edge
 
 
 class TrainingDashboard(Explorer):
@@ -135,18 +138,22 @@ class TrainingDashboard(Explorer):
         problem_name, network = MODELS[values["model"]]
         problem = self.data(problem_name)
         seed, batch_size, n_epochs = values["seed"], values["batch_size"], values["epochs"]
-        net = (training.digits_cnn(seed, problem.X.device, problem.X.dtype) if network == "cnn"
-               else training.mlp(problem.sizes, seed, problem.X.device, problem.X.dtype))
-        optimizer = training.make_optimizer(values["optimizer"], net.parameters(), values["lr"])
-        steps = n_epochs * -(-problem.n // batch_size)
-        scheduler = torch_optim.ScheduleLR(optimizer, training.schedule_for(values["schedule"], values["lr"], steps))
-        self.settings = dict(values)
-        self.history = training.History(epochs=n_epochs)
-        self.progress.max, self.progress.value, self.progress.description = max(n_epochs, 1), 0, "epoch 0"
-        self.say(f"Training {values['model']} with {values['optimizer']}, lr {values['lr']:.3g} "
-                 f"({values['schedule']}), batch size {batch_size}, {n_epochs} epochs ...")
-        last_draw = time.perf_counter()
-        with torch.random.fork_rng(devices=[]):
+        device = problem.X.device
+        # the seeds below (torch.manual_seed in the networks' constructors) stay inside: the user's global random
+        # state is the same after a run as before it, whichever thread ran it
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            net = (training.digits_cnn(seed, device, problem.X.dtype) if network == "cnn"
+                   else training.mlp(problem.sizes, seed, device, problem.X.dtype))
+            optimizer = training.make_optimizer(values["optimizer"], net.parameters(), values["lr"])
+            steps = n_epochs * -(-problem.n // batch_size)
+            scheduler = torch_optim.ScheduleLR(optimizer,
+                                               training.schedule_for(values["schedule"], values["lr"], steps))
+            self.settings = dict(values)
+            self.history = training.History(epochs=n_epochs)
+            self.progress.max, self.progress.value, self.progress.description = max(n_epochs, 1), 0, "epoch 0"
+            self.say(f"Training {values['model']} with {values['optimizer']}, lr {values['lr']:.3g} "
+                     f"({values['schedule']}), batch size {batch_size}, {n_epochs} epochs ...")
+            last_draw = time.perf_counter()
             run = training.epochs(net, problem, optimizer, batch_size, n_epochs, scheduler, seed)
             try:
                 for history in run:
@@ -188,11 +195,13 @@ def training_dashboard(model="digits: MLP 64-32-10", optimizer="Adam", lr=1e-3, 
     (train_acc,) = ax_acc.plot([], [], ".-", color="C0", ms=3, label="training")
     (val_acc,) = ax_acc.plot([], [], ".-", color="C1", ms=3, label="validation")
     (blown,) = ax_loss.plot([], [], "X", color="C3", ms=10, mec="k", label="diverged")
+    (off_scale,) = ax_loss.plot([], [], "^", color="C3", ms=7, mec="k", label="off the scale")
+    (unstable_line,) = ax_loss.plot([], [], ":", color="C3", lw=1, label="2 x the start: unstable above")
     ax_loss.set(yscale="log", ylim=LOSS_LIMITS, xlabel="epoch", ylabel="cross-entropy loss")
     ax_acc.set(ylim=(0, 1.02), xlabel="epoch", ylabel="accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="upper right" if ax is ax_loss else "lower right", fontsize=8)
+        ax.legend(loc="upper right" if ax is ax_loss else "lower right", fontsize=7, ncol=2 if ax is ax_loss else 1)
     title = fig.suptitle(" ", fontsize=10)
     fig.tight_layout()
 
@@ -201,42 +210,62 @@ def training_dashboard(model="digits: MLP 64-32-10", optimizer="Adam", lr=1e-3, 
                    seed=seed)
         h = w.history
         shown = w.settings["epochs"] if (h is not None and w.settings) else epochs
-        w.background_key = shown
+        w.background_key = (shown, LOSS_LIMITS[1])
         for ax in (ax_loss, ax_acc):
             ax.set_xlim(-0.3, max(shown, 1) + 0.3)
         if h is None:
-            for line in (train_line, val_line, train_acc, val_acc, blown):
+            for line in (train_line, val_line, train_acc, val_acc, blown, off_scale, unstable_line):
                 line.set_data([], [])
+            ax_loss.set_ylim(*LOSS_LIMITS)
             title.set_text("press train")
             return "Nothing trained yet: choose the settings and press train."
         k = np.arange(len(h.train_loss))
-        clip = lambda v: np.clip(np.nan_to_num(np.asarray(v, dtype=float), nan=LOSS_LIMITS[1],  # noqa: E731
-                                               posinf=LOSS_LIMITS[1]), LOSS_LIMITS[0], LOSS_LIMITS[1])
+        losses = np.asarray(h.train_loss + h.val_loss, dtype=float)
+        finite = losses[np.isfinite(losses)]
+        top = LOSS_LIMITS[1]
+        if finite.size and finite.max() > top:      # grow the axis by decades rather than flatten a large loss
+            top = min(10.0 ** np.ceil(np.log10(finite.max() * 1.5)), LOSS_CEILING)
+        ax_loss.set_ylim(LOSS_LIMITS[0], top)
+        w.background_key = (shown, top)              # the axis is part of the cached frame
+        clip = lambda v: np.clip(np.nan_to_num(np.asarray(v, dtype=float), nan=top,  # noqa: E731
+                                               posinf=top), LOSS_LIMITS[0], top)
         train_line.set_data(k, clip(h.train_loss))
         val_line.set_data(k, clip(h.val_loss))
+        beyond = [(i, top / 1.3) for v in (h.train_loss, h.val_loss) for i, x in enumerate(v)
+                  if not np.isfinite(x) or x > top]
+        off_scale.set_data([i for i, _ in beyond], [y for _, y in beyond])
+        unstable_line.set_data([0, max(shown, 1)], [training.UNSTABLE * h.train_loss[0]] * 2)
         train_acc.set_data(k, h.train_acc)
         val_acc.set_data(k, h.val_acc)
         s = w.settings
         run = (f"{s['model']}, {s['optimizer']}, lr {s['lr']:.3g} ({s['schedule']}), batch size {s['batch_size']},"
                f" seed {s['seed']}")
+        unstable = h.instability()
         if h.diverged_at is not None:
-            blown.set_data([h.diverged_at], [LOSS_LIMITS[1] / 1.5])
-            title.set_text(f"diverged at epoch {h.diverged_at}")
+            blown.set_data([h.diverged_at], [top / 1.5])
+            title.set_text(f"diverged at epoch {h.diverged_at}" +
+                           (f"; unstable from epoch {h.unstable_at}" if h.unstable_at not in (None, h.diverged_at)
+                            else ""))
         else:
             blown.set_data([], [])
-            title.set_text(f"epoch {h.done} of {h.epochs}: validation loss {h.val_loss[-1]:.3f}, "
+            state = (f"UNSTABLE from epoch {h.unstable_at} (training loss up to {h.worst_rise:.3g} x its start); "
+                     if unstable else "")
+            title.set_text(f"{state}epoch {h.done} of {h.epochs}: validation loss {h.val_loss[-1]:.3f}, "
                            f"accuracy {h.val_acc[-1]:.3f}")
         changed = [name for name in s if s[name] != now[name]]
         message = f"{run}: {h.summary()}" if not w.running or h.diverged_at is not None else (
-            f"{run}: epoch {h.done} of {h.epochs}, training loss {h.train_loss[-1]:.3f}, "
-            f"validation loss {h.val_loss[-1]:.3f}")
+            f"{run}: {unstable + ', ' if unstable else ''}epoch {h.done} of {h.epochs}, training loss "
+            f"{h.train_loss[-1]:.3f}, validation loss {h.val_loss[-1]:.3f}")
         if h.diverged_at is not None:
             message += ": the loss blew up, try a smaller lr"
+        elif unstable and not w.running:
+            message += ". The lr is too large for steady training: try a smaller one"
         if changed and not w.running:
             message += f". Changed since: {', '.join(changed)}; press train to run with them."
         return message
 
     rows = [[controls["model"], controls["optimizer"], controls["lr"]],
             [controls["schedule"], controls["batch_size"], controls["epochs"], controls["seed"]]]
-    return TrainingDashboard(controls, fig, draw, [train_line, val_line, train_acc, val_acc, blown, title], rows,
+    return TrainingDashboard(controls, fig, draw, [train_line, val_line, train_acc, val_acc, blown, off_scale,
+                                                   unstable_line, title], rows,
                              device=device if device is not None else get_device())
