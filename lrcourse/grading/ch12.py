@@ -441,8 +441,8 @@ def check_answer_lr_ratio(answer, rng):
                    "a lower training loss), but they over-fit, so the validation loss picks the same lr at batch 128 "
                    "and 512.")
     if abs(math.log(p / 14.4)) < 0.25:
-        raise Fail("about 14 is the chapter's ratio at a fixed number of *epochs*, where batch 16 takes 32 times more "
-                   "steps than batch 512. Here every batch size gets the same 200 steps, so the small batch has no "
+        raise Fail("about 14 is the chapter's ratio at a fixed number of *epochs*, where batch 16 takes about 28 times "
+                   "more steps than batch 512 (425 against 15). Here every batch size gets the same 200 steps, so the small batch has no "
                    "extra steps to spend: the ratio is smaller.")
     if p < LR_RATIO / GRID_STEP:
         raise Fail("the best lr grows more than that: at 200 steps batch 16's noise holds its lr down well below the "
