@@ -13,7 +13,9 @@ What is left out on purpose: the implementation switches ``foreach``,
 "off" values (torch's defaults on CPU), and sparse gradients are refused.
 
 ``ScheduleLR`` drives any optimizer's lr from a schedule function of
-``lrcourse.schedules``.
+``lrcourse.schedules``. The learning-rate-free methods (``DAdaptSGD``, ``DAdaptAdam``,
+``Prodigy``, ``SGDScheduleFree``, ``AdamWScheduleFree``) are defined in ``lrcourse.lr_free`` and
+``lrcourse.schedule_free`` and exported here too.
 """
 
 import math
@@ -374,3 +376,12 @@ class ScheduleLR(LRScheduler):
 
     def get_lr(self):
         return [float(schedule(self.last_epoch)) for schedule in self.schedules]
+
+
+# The learning-rate-free methods of chapter 14, each equal to its reference package (tests/test_lr_free.py,
+# tests/test_schedule_free.py): D-Adaptation (dadaptation 3.2), Prodigy (prodigyopt 1.1.2) and schedule-free
+# SGD and AdamW (schedulefree 1.4.1). They live in their own modules; here they join the other drop-ins.
+from lrcourse.lr_free import DAdaptAdam, DAdaptSGD, Prodigy  # noqa: E402
+from lrcourse.schedule_free import AdamWScheduleFree, SGDScheduleFree  # noqa: E402
+
+__all__ += ["DAdaptSGD", "DAdaptAdam", "Prodigy", "SGDScheduleFree", "AdamWScheduleFree"]
