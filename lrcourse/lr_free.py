@@ -67,6 +67,26 @@ def _check_same_lr(group_lr, lr, hint=""):
                            "is only supported for values of 0" + hint)
 
 
+class _DistanceOptimizer(torch.optim.Optimizer):
+    """What the three share besides the estimate: the flags the references report to fairseq-style trainers."""
+
+    @property
+    def supports_memory_efficient_fp16(self):
+        return False
+
+    @property
+    def supports_flat_params(self):
+        return True
+
+
+def _evaluate(closure):
+    """The loss of ``closure()``, with gradients on, as torch.optim's step(closure) does (None without one)."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
+
+
 class DAdaptSGD(torch.optim.Optimizer):
     """SGD with a D-Adapted step size (dual averaging form), as ``dadaptation.DAdaptSGD``.
 
@@ -105,10 +125,7 @@ class DAdaptSGD(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _evaluate(closure)
 
         first = self.param_groups[0]
         lr = max(group['lr'] for group in self.param_groups)           # the one shared lr
@@ -191,7 +208,7 @@ class DAdaptSGD(torch.optim.Optimizer):
         return loss
 
 
-class DAdaptAdam(torch.optim.Optimizer):
+class DAdaptAdam(_DistanceOptimizer):
     """Adam with a D-Adapted step size, as ``dadaptation.DAdaptAdam``.
 
     The step is ``dlr = d * lr`` (times Adam's bias correction
@@ -232,20 +249,9 @@ class DAdaptAdam(torch.optim.Optimizer):
         self.d0 = d0
         super().__init__(params, defaults)
 
-    @property
-    def supports_memory_efficient_fp16(self):
-        return False
-
-    @property
-    def supports_flat_params(self):
-        return True
-
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _evaluate(closure)
 
         first = self.param_groups[0]
         numerator_weighted = first['numerator_weighted']               # EMA of dlr <g, s/denom>
@@ -334,7 +340,7 @@ class DAdaptAdam(torch.optim.Optimizer):
         return loss
 
 
-class Prodigy(torch.optim.Optimizer):
+class Prodigy(_DistanceOptimizer):
     """Adam with a Prodigy step size, as ``prodigyopt.Prodigy``.
 
     Like DAdaptAdam, but the numerator measures progress from the start:
@@ -378,20 +384,9 @@ class Prodigy(torch.optim.Optimizer):
         self.d0 = d0
         super().__init__(params, defaults)
 
-    @property
-    def supports_memory_efficient_fp16(self):
-        return False
-
-    @property
-    def supports_flat_params(self):
-        return True
-
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _evaluate(closure)
 
         first = self.param_groups[0]
         beta1, beta2 = first['betas']
