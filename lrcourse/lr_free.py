@@ -79,6 +79,21 @@ class _DistanceOptimizer(torch.optim.Optimizer):
         return True
 
 
+def _check_adam_like(d0, lr, eps, betas, weight_decay):
+    """DAdaptAdam's and Prodigy's checks, in their words, and torch.optim.Adam's for weight_decay."""
+    if not 0.0 < d0:
+        raise ValueError("Invalid d0 value: {}".format(d0))
+    if not 0.0 < lr:
+        raise ValueError("Invalid learning rate: {}".format(lr))
+    if not 0.0 < eps:
+        raise ValueError("Invalid epsilon value: {}".format(eps))
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError("Invalid beta parameter at index 0: {}".format(betas[0]))
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError("Invalid beta parameter at index 1: {}".format(betas[1]))
+    _checks.nonnegative(weight_decay, "weight_decay")
+
+
 def _evaluate(closure):
     """The loss of ``closure()``, with gradients on, as torch.optim's step(closure) does (None without one)."""
     if closure is None:
@@ -231,17 +246,7 @@ class DAdaptAdam(_DistanceOptimizer):
                  use_bias_correction=False,
                  d0=1e-6, growth_rate=float('inf'),
                  fsdp_in_use=False):
-        if not 0.0 < d0:
-            raise ValueError("Invalid d0 value: {}".format(d0))
-        if not 0.0 < lr:
-            raise ValueError("Invalid learning rate: {}".format(lr))
-        if not 0.0 < eps:
-            raise ValueError("Invalid epsilon value: {}".format(eps))
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError("Invalid beta parameter at index 0: {}".format(betas[0]))
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError("Invalid beta parameter at index 1: {}".format(betas[1]))
-        _checks.nonnegative(weight_decay, "weight_decay")             # torch.optim.Adam's check
+        _check_adam_like(d0, lr, eps, betas, weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, d=d0, k=0,
                         layer_scale=1.0, numerator_weighted=0.0, log_every=log_every,
                         growth_rate=growth_rate, use_bias_correction=use_bias_correction,
@@ -365,17 +370,7 @@ class Prodigy(_DistanceOptimizer):
                  d0=1e-6, d_coef=1.0, growth_rate=float('inf'),
                  fsdp_in_use=False,
                  slice_p=1):
-        if not 0.0 < d0:
-            raise ValueError("Invalid d0 value: {}".format(d0))
-        if not 0.0 < lr:
-            raise ValueError("Invalid learning rate: {}".format(lr))
-        if not 0.0 < eps:
-            raise ValueError("Invalid epsilon value: {}".format(eps))
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError("Invalid beta parameter at index 0: {}".format(betas[0]))
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError("Invalid beta parameter at index 1: {}".format(betas[1]))
-        _checks.nonnegative(weight_decay, "weight_decay")             # torch.optim.Adam's check
+        _check_adam_like(d0, lr, eps, betas, weight_decay)
         defaults = dict(lr=lr, betas=betas, beta3=beta3, eps=eps, weight_decay=weight_decay,
                         d=d0, d0=d0, d_max=d0, d_numerator=0.0, d_coef=d_coef,
                         k=0, growth_rate=growth_rate, use_bias_correction=use_bias_correction,
