@@ -48,6 +48,7 @@ import torch
 import torch.distributed as dist
 
 from lrcourse import _checks
+from lrcourse._torch_steps import evaluate
 
 __all__ = ["DAdaptSGD", "DAdaptAdam", "Prodigy"]
 
@@ -94,14 +95,6 @@ def _check_adam_like(d0, lr, eps, betas, weight_decay):
     _checks.nonnegative(weight_decay, "weight_decay")
 
 
-def _evaluate(closure):
-    """The loss of ``closure()``, with gradients on, as torch.optim's step(closure) does (None without one)."""
-    if closure is None:
-        return None
-    with torch.enable_grad():
-        return closure()
-
-
 class DAdaptSGD(torch.optim.Optimizer):
     """SGD with a D-Adapted step size (dual averaging form), as ``dadaptation.DAdaptSGD``.
 
@@ -140,7 +133,7 @@ class DAdaptSGD(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = _evaluate(closure)
+        loss = evaluate(closure)
 
         first = self.param_groups[0]
         lr = max(group['lr'] for group in self.param_groups)           # the one shared lr
@@ -256,7 +249,7 @@ class DAdaptAdam(_DistanceOptimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = _evaluate(closure)
+        loss = evaluate(closure)
 
         first = self.param_groups[0]
         numerator_weighted = first['numerator_weighted']               # EMA of dlr <g, s/denom>
@@ -381,7 +374,7 @@ class Prodigy(_DistanceOptimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = _evaluate(closure)
+        loss = evaluate(closure)
 
         first = self.param_groups[0]
         beta1, beta2 = first['betas']

@@ -46,6 +46,7 @@ the reference checks the range.
 import torch
 
 from lrcourse import _checks
+from lrcourse._torch_steps import evaluate, scratch
 
 __all__ = ["SGDScheduleFree", "AdamWScheduleFree"]
 
@@ -71,11 +72,7 @@ class _ScheduleFree(torch.optim.Optimizer):
 
     def _buffer(self, p, name):
         """A scratch tensor shaped like ``p``, reused at every step and not part of the state."""
-        scratch = self.__dict__.setdefault("_scratch", {})  # not pickled with the optimizer: made on demand
-        key = (p, name)
-        if key not in scratch:
-            scratch[key] = torch.empty_like(p, memory_format=torch.preserve_format)
-        return scratch[key]
+        return scratch(self, p, name)
 
     @torch.no_grad()
     def eval(self):
@@ -109,10 +106,7 @@ class _ScheduleFree(torch.optim.Optimizer):
             raise Exception("Optimizer was not in train mode when step is called. "
                             "Please insert .train() and .eval() calls on the "
                             "optimizer. See documentation for details.")
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate(closure)
         for group in self.param_groups:
             k = group["k"]  # steps this group has taken; this one is step t = k + 1
             warmup_steps = group["warmup_steps"]

@@ -24,6 +24,7 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 from lrcourse import _checks
+from lrcourse._torch_steps import evaluate, scratch
 
 __all__ = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "ScheduleLR"]
 
@@ -57,18 +58,11 @@ class _Optimizer(torch.optim.Optimizer):
         faults that come with a fresh multi-megabyte block: on a CPU that is
         most of an optimizer step's time.
         """
-        scratch = self.__dict__.setdefault("_scratch", {})  # not pickled with the optimizer: made on demand
-        key = (p, name)
-        if key not in scratch:
-            scratch[key] = torch.empty_like(p, memory_format=torch.preserve_format)
-        return scratch[key]
+        return scratch(self, p, name)
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate(closure)
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
