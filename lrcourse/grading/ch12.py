@@ -141,28 +141,19 @@ def check_NesterovSGD(NesterovSGD, rng):
     if not isinstance(probe, torch.optim.Optimizer):
         raise Fail(f"`NesterovSGD(params, lr, momentum)` gave {_kind(probe)}, not an optimizer: make it a subclass "
                    f"of torch.optim.Optimizer.")
-    try:
-        NesterovSGD([torch.zeros(2, requires_grad=True)], -0.5, 0.9)
-        refused = None
-    except ValueError as error:
-        refused = str(error)
-    except Exception as error:
-        refused = f"{type(error).__name__}: {error}"
-    if refused != "Invalid learning rate: -0.5":
-        said = "nothing" if refused is None else repr(refused)
-        raise Fail(f"a negative lr should raise ValueError('Invalid learning rate: -0.5'), in torch's words; yours "
-                   f"raised {said}. Check the lr in __init__ before calling super().__init__.")
-    try:
-        NesterovSGD([torch.zeros(2, requires_grad=True)], 0.1, -0.5)
-        refused = None
-    except ValueError as error:
-        refused = str(error)
-    except Exception as error:
-        refused = f"{type(error).__name__}: {error}"
-    if refused != "Invalid momentum value: -0.5":
-        said = "nothing" if refused is None else repr(refused)
-        raise Fail(f"a negative momentum should raise ValueError('Invalid momentum value: -0.5'), in torch's words; "
-                   f"yours raised {said}. Check the momentum in __init__ before calling super().__init__.")
+    for what, lr, momentum, expected in (("lr", -0.5, 0.9, "Invalid learning rate: -0.5"),
+                                         ("momentum", 0.1, -0.5, "Invalid momentum value: -0.5")):
+        try:
+            NesterovSGD([torch.zeros(2, requires_grad=True)], lr, momentum)
+            refused = None
+        except ValueError as error:
+            refused = str(error)
+        except Exception as error:
+            refused = f"{type(error).__name__}: {error}"
+        if refused != expected:
+            said = "nothing" if refused is None else repr(refused)
+            raise Fail(f"a negative {what} should raise ValueError('{expected}'), in torch's words; yours raised "
+                       f"{said}. Check the {what} in __init__ before calling super().__init__.")
 
     def theirs(groups, lr, momentum):
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=True)
