@@ -15,6 +15,8 @@ from test_grading_ch09 import REFERENCES_09, WRONG_09  # chapter 09's references
 from test_grading_ch10 import REFERENCES_10, WRONG_10  # chapter 10's references and its named mistakes
 from test_grading_ch11 import REFERENCES_11, WRONG_11  # chapter 11's references and its named mistakes
 from test_grading_ch12 import REFERENCES_12, WRONG_12  # chapter 12's references and its named mistakes
+from test_grading_ch13 import ENDLESS_13, REFERENCES_13, WRONG_13  # chapter 13's
+from test_grading_ch14 import ENDLESS_14, REFERENCES_14, WRONG_14  # chapter 14's
 
 SEEDS = range(6)
 
@@ -75,6 +77,8 @@ REFERENCES.update(REFERENCES_09)
 REFERENCES.update(REFERENCES_10)
 REFERENCES.update(REFERENCES_11)
 REFERENCES.update(REFERENCES_12)
+REFERENCES.update(REFERENCES_13)
+REFERENCES.update(REFERENCES_14)
 
 
 def test_every_task_has_a_reference_here():
@@ -755,6 +759,8 @@ WRONG.update(WRONG_09)  # tests/test_grading_ch09.py runs every named mistake of
 WRONG.update(WRONG_10)  # chapter 10's catalogues of mistakes
 WRONG.update(WRONG_11)  # chapter 11's catalogues of mistakes, each with its message
 WRONG.update(WRONG_12)  # chapter 12's catalogues of mistakes
+WRONG.update(WRONG_13)
+WRONG.update(WRONG_14)
 
 WRONG_CASES = [pytest.param(task_id, i, id=f"{task_id}-{i}") for task_id, wrongs in WRONG.items()
                for i in range(len(wrongs))]
@@ -871,7 +877,7 @@ ENDLESS = ["01.gd_step", "01.descend", "02.lr_sweep", "03.floor_vs_batch", "06.e
            "07.rmsprop_step", "07.hop_amplitude", "07.rare_step", "08.adadelta_step", "08.steady_step",
            "09.adam_step", "09.alternating_step", "09.adamw_fixed_point", "10.linear_warmup", "10.triangular2",
            "10.restart_steps", "10.one_cycle_lr", "11.range_lrs", "11.smooth_and_stop", "11.steepest_lr",
-           "11.lag_factor", "12.NesterovSGD", "12.train_epochs", "12.cnn_weights"]
+           "11.lag_factor", "12.NesterovSGD", "12.train_epochs", "12.cnn_weights"] + ENDLESS_13 + ENDLESS_14
 
 
 @pytest.mark.parametrize("task_id", ENDLESS)

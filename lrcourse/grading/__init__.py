@@ -15,6 +15,8 @@ from lrcourse.grading import ch09  # noqa: F401
 from lrcourse.grading import ch10  # noqa: F401
 from lrcourse.grading import ch11  # noqa: F401
 from lrcourse.grading import ch12  # noqa: F401
+from lrcourse.grading import ch13  # noqa: F401
+from lrcourse.grading import ch14  # noqa: F401
 from lrcourse.grading.core import MISSING, TASKS, Feedback, check
 
 __all__ = ["check", "require", "TaskNotPassed", "Feedback", "TASKS", "tasks_of", "grade_namespace", "score",

@@ -1,0 +1,1 @@
+"""Checks for chapter 13: tuning and the claims, tested."""

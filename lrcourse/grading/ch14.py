@@ -1,0 +1,1 @@
+"""Checks for chapter 14: learning-rate-free methods."""
