@@ -12,6 +12,12 @@
   param group per lr whose tensors stack the seeds' copies; every update of these optimizers is elementwise, so
   each copy takes exactly the steps a loop of its own would (``tests/test_training.py``). It records the full
   training and validation loss and the validation accuracy every ``every`` steps.
+- Chapter 14's learning-rate-free methods are in ``OPTIMIZERS`` too ("D-Adapt SGD", "D-Adapt Adam", "Prodigy",
+  "SGD schedule-free", "AdamW schedule-free"; ``implementation="torch"`` gives their reference packages'
+  classes). D-Adaptation and Prodigy keep one estimate d for *all* their parameters, so ``train_stacked`` gives
+  each copy an optimizer of its own (``PER_COPY``); the schedule-free methods are switched to ``train()`` for the
+  steps and to ``eval()`` (the average x) for every record, as ``epochs`` does too. ``train_stacked(...,
+  schedule="cosine")`` drives each group's lr by ``schedule_for``.
 
 Every tensor lives on the problem's device (``nets.load(name, lrcourse.get_device())``).
 """
@@ -25,7 +31,7 @@ import torch
 
 from lrcourse import nets, schedules, torch_optim
 
-__all__ = ["OPTIMIZERS", "SCHEDULE_KINDS", "make_optimizer", "schedule_for", "digits_cnn", "mlp", "subset",
+__all__ = ["OPTIMIZERS", "PER_COPY", "set_mode", "SCHEDULE_KINDS", "make_optimizer", "schedule_for", "digits_cnn", "mlp", "subset",
            "accuracy", "evaluate", "History", "UNSTABLE", "epochs", "train", "Curves", "train_stacked"]
 
 # name: (lrcourse.torch_optim class, torch.optim class, options besides the lr)
@@ -41,20 +47,49 @@ OPTIMIZERS = {
     "Adamax": ("Adamax", {}),
     "NAdam": ("NAdam", {}),
     "RAdam": ("RAdam", {}),
+    # chapter 14, learning-rate-free (lr is a multiplier of the estimate d, 1.0; schedule-free keeps a true lr)
+    "D-Adapt SGD": ("DAdaptSGD", {}),
+    "D-Adapt Adam": ("DAdaptAdam", {}),
+    "Prodigy": ("Prodigy", {}),
+    "SGD schedule-free": ("SGDScheduleFree", {}),
+    "AdamW schedule-free": ("AdamWScheduleFree", {}),
 }
+
+# one estimate d for every parameter of the optimizer: stacked copies need an optimizer each
+PER_COPY = ("D-Adapt SGD", "D-Adapt Adam", "Prodigy")
+# the reference packages of chapter 14's classes (implementation="torch")
+_REFERENCES = {"DAdaptSGD": "dadaptation", "DAdaptAdam": "dadaptation", "Prodigy": "prodigyopt",
+               "SGDScheduleFree": "schedulefree", "AdamWScheduleFree": "schedulefree"}
+
+
+def _reference(cls):
+    """torch.optim's class, or for a learning-rate-free method its reference package's."""
+    if cls in _REFERENCES:
+        import importlib
+        return getattr(importlib.import_module(_REFERENCES[cls]), cls)
+    return getattr(torch.optim, cls)
+
+
+def set_mode(optimizer, mode):
+    """``optimizer.train()`` or ``.eval()`` for a schedule-free optimizer (parameters at y or at x); else nothing."""
+    if "train_mode" in optimizer.param_groups[0]:
+        getattr(optimizer, mode)()
 
 SCHEDULE_KINDS = ("constant", "step", "cosine", "warm-up + cosine", "one-cycle")
 
 
 def make_optimizer(name, params, lr, implementation="lrcourse", **options):
-    """The optimizer ``name`` of ``OPTIMIZERS`` at ``lr``: ``lrcourse.torch_optim``'s or ``torch.optim``'s."""
+    """The optimizer ``name`` of ``OPTIMIZERS`` at ``lr``: ``lrcourse.torch_optim``'s or ``torch.optim``'s.
+
+    (For chapter 14's methods, ``implementation="torch"`` gives the reference package's class.)
+    """
     if name not in OPTIMIZERS:
         raise ValueError(f"expected one of ({', '.join(OPTIMIZERS)}), got {name}")
     if implementation not in ("lrcourse", "torch"):
         raise ValueError(f"expected one of (lrcourse, torch), got {implementation}")
     cls, defaults = OPTIMIZERS[name]
-    module = torch_optim if implementation == "lrcourse" else torch.optim
-    return getattr(module, cls)(params, lr=lr, **{**defaults, **options})
+    make = getattr(torch_optim, cls) if implementation == "lrcourse" else _reference(cls)
+    return make(params, lr=lr, **{**defaults, **options})
 
 
 def schedule_for(kind, lr, total_steps):
@@ -198,10 +233,12 @@ def epochs(net, problem, optimizer, batch_size, n_epochs, scheduler=None, seed=0
             getattr(history, name).append(value)
         history.lr.append(optimizer.param_groups[0]["lr"])
 
+    set_mode(optimizer, "eval")                     # a schedule-free optimizer is evaluated at x
     record()
     first = None
     for epoch in range(1, n_epochs + 1):
         net.train()
+        set_mode(optimizer, "train")                # ... and takes its gradients at y
         for idx in plan[(epoch - 1) * per_epoch: epoch * per_epoch]:
             optimizer.zero_grad()
             loss = loss_fn(net(problem.X[idx]), problem.y[idx])
@@ -215,6 +252,7 @@ def epochs(net, problem, optimizer, batch_size, n_epochs, scheduler=None, seed=0
             if scheduler is not None:
                 scheduler.step()
         net.eval()
+        set_mode(optimizer, "eval")
         record()
         latest = history.train_loss[-1]
         if history.unstable_at is None and (not math.isfinite(latest) or latest > UNSTABLE * history.train_loss[0]):
@@ -286,12 +324,14 @@ def _stack_params(sizes, seeds, lrs, device, dtype):
 
 
 def train_stacked(problem, optimizer, lrs, seeds, steps, batch_size, every=None, hidden=None, blowup=1e3,
-                  progress=False, implementation="lrcourse", **options):
+                  progress=False, implementation="lrcourse", schedule="constant", **options):
     """Train the problem's MLP (or one with ``hidden`` units) for every (lr, seed) at once; returns ``Curves``.
 
     ``optimizer`` is a name of ``OPTIMIZERS``. Seed s gives the model ``mlp(sizes, s)`` (``nets.model``'s) and
     the minibatches ``nets.batches(problem, batch_size, steps, s)``, the same for every lr. A copy whose minibatch
     loss is NaN, infinite or ``blowup`` times its first one has diverged: it stops learning and scores inf.
+    ``schedule`` (a kind of ``SCHEDULE_KINDS``) sets each lr's group to ``schedule_for(schedule, lr, steps)(t)``
+    before step t. An optimizer of ``PER_COPY`` gets one instance per copy (its estimate d is global).
     """
     lrs, seeds = np.asarray(lrs, dtype=float), list(seeds)
     K, S = len(lrs), len(seeds)
@@ -301,8 +341,14 @@ def train_stacked(problem, optimizer, lrs, seeds, steps, batch_size, every=None,
         sizes = [sizes[0], *([hidden] if isinstance(hidden, int) else hidden), sizes[-1]]
     device, dtype = problem.X.device, problem.X.dtype
     groups = _stack_params(sizes, seeds, lrs, device, dtype)
-    opt = make_optimizer(optimizer, [{"params": g, "lr": float(lr)} for g, lr in zip(groups, lrs)], float(lrs[0]),
-                         implementation, **options)
+    if optimizer in PER_COPY:        # copy = lr index * S + seed, each of its tensors a leaf of shape (1, ...)
+        groups = [[p[j:j + 1].detach().clone().requires_grad_() for p in g] for g in groups for j in range(S)]
+        opts = [make_optimizer(optimizer, g, float(lrs[c // S]), implementation, **options)
+                for c, g in enumerate(groups)]
+    else:
+        opts = [make_optimizer(optimizer, [{"params": g, "lr": float(lr)} for g, lr in zip(groups, lrs)],
+                               float(lrs[0]), implementation, **options)]
+    plan_lr = [schedule_for(schedule, float(lr), steps) for lr in lrs]
     plans = [nets.batches(problem, batch_size, steps, s) for s in seeds]   # every seed's short batch comes together
     alive = torch.ones(K * S, dtype=torch.bool, device=device)
     ceiling = None
@@ -317,6 +363,8 @@ def train_stacked(problem, optimizer, lrs, seeds, steps, batch_size, every=None,
         return torch.nn.functional.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(dim=1), logits
 
     def record(t):
+        for opt in opts:
+            set_mode(opt, "eval")
         with torch.no_grad():
             ps = params()
             tr, _ = losses(ps, problem.X.expand(K * S, -1, -1), problem.y.expand(K * S, -1))
@@ -326,6 +374,8 @@ def train_stacked(problem, optimizer, lrs, seeds, steps, batch_size, every=None,
             for name, value, bad in (("train_loss", tr, torch.inf), ("val_loss", va, torch.inf), ("val_acc", acc, 0.0)):
                 records[name].append(torch.where(ok, value.to(torch.float64), bad).view(K, S).cpu().numpy())
         recorded.append(t)
+        for opt in opts:
+            set_mode(opt, "train")
 
     bar = None
     if progress:
@@ -339,12 +389,18 @@ def train_stacked(problem, optimizer, lrs, seeds, steps, batch_size, every=None,
             if ceiling is None:
                 ceiling = blowup * loss.detach()
             alive &= torch.isfinite(loss) & (loss <= ceiling)
-            opt.zero_grad()
+            for opt in opts:
+                opt.zero_grad()
             torch.where(alive, loss, 0.0).sum().backward()
             for g in groups:                                                 # a dead copy's NaNs stay its own
                 for p in g:
                     torch.nan_to_num_(p.grad, nan=0.0, posinf=0.0, neginf=0.0)
-            opt.step()
+            if schedule != "constant":
+                for c, opt in enumerate(opts):
+                    for k, group in enumerate(opt.param_groups):
+                        group["lr"] = plan_lr[c // S if optimizer in PER_COPY else k](t)
+            for opt in opts:
+                opt.step()
             if (t + 1) % every == 0 or t + 1 == steps:
                 record(t + 1)
             if bar is not None:

@@ -28,7 +28,8 @@ def loop(problem, name, lr, seed, steps, batch_size, hidden=None, every=None):
     return np.array(records)
 
 
-@pytest.mark.parametrize("name", list(training.OPTIMIZERS))
+@pytest.mark.parametrize("name", [n for n in training.OPTIMIZERS     # chapter 14's: below
+                                  if n not in training.PER_COPY and "schedule-free" not in n])
 def test_every_stacked_copy_equals_its_own_torch_loop(wine64, name):
     lrs = [1e-3, 1e-2] if name != "Adadelta" else [0.3, 1.0]
     curves = training.train_stacked(wine64, name, lrs, [0, 1], 25, 16, every=10)
@@ -131,3 +132,63 @@ def test_a_steady_run_is_not_unstable(wine64):
     history = training.train(net, wine64, training.make_optimizer("Adam", net.parameters(), 0.01), 16, 3,
                              progress=False)
     assert history.unstable_at is None and history.worst_rise < 1 and "unstable" not in history.summary()
+
+
+# ------------------------------------------------------------------ chapter 14: the learning-rate-free methods
+LR_FREE = ["D-Adapt SGD", "D-Adapt Adam", "Prodigy", "SGD schedule-free", "AdamW schedule-free"]
+
+
+def reference_loop(problem, name, lr, seed, steps, batch_size, every, schedule=None, **options):
+    """One copy with the reference package's class (or torch.optim's), evaluated at x for schedule-free."""
+    net = training.mlp(problem.sizes, seed, dtype=problem.X.dtype)
+    opt = training.make_optimizer(name, net.parameters(), lr, implementation="torch", **options)
+    training.set_mode(opt, "eval")
+    records = [training.evaluate(net, problem)[:2]]
+    for t, idx in enumerate(nets.batches(problem, batch_size, steps, seed), start=1):
+        training.set_mode(opt, "train")
+        if schedule is not None:
+            for group in opt.param_groups:
+                group["lr"] = schedule(t - 1)
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(problem.X[idx]), problem.y[idx]).backward()
+        opt.step()
+        if t % every == 0 or t == steps:
+            training.set_mode(opt, "eval")
+            records.append(training.evaluate(net, problem)[:2])
+    return np.array(records)
+
+
+@pytest.mark.parametrize("name", LR_FREE)
+def test_lr_free_stacked_copies_equal_the_reference_packages(wine64, name):
+    """Each copy its own d (D-Adaptation, Prodigy) or its own average x (schedule-free), as one run of the package."""
+    lrs = [1.0] if name in training.PER_COPY else [0.01, 0.1]
+    lrs = [0.5, 1.0] if name == "Prodigy" else lrs
+    options = {"d0": 1e-4} if name in training.PER_COPY else {}
+    curves = training.train_stacked(wine64, name, lrs, [0, 1], 25, 16, every=10, **options)
+    assert list(curves.steps) == [0, 10, 20, 25]
+    for i, lr in enumerate(lrs):
+        for j, seed in enumerate([0, 1]):
+            expected = reference_loop(wine64, name, lr, seed, 25, 16, 10, **options)
+            assert np.allclose(curves.train_loss[i, j], expected[:, 0], rtol=1e-10, atol=1e-12)
+            assert np.allclose(curves.val_loss[i, j], expected[:, 1], rtol=1e-10, atol=1e-12)
+    assert not np.allclose(curves.train_loss[0, 0], curves.train_loss[0, 1])   # the seeds stay apart
+
+
+def test_stacked_cosine_schedule_equals_a_loop_with_the_schedule(wine64):
+    curves = training.train_stacked(wine64, "SGD, momentum 0.9", [0.01, 0.1], [3], 30, 16, every=10,
+                                    schedule="cosine")
+    for i, lr in enumerate([0.01, 0.1]):
+        expected = reference_loop(wine64, "SGD, momentum 0.9", lr, 3, 30, 16, 10,
+                                  schedule=training.schedule_for("cosine", lr, 30))
+        assert np.allclose(curves.val_loss[i, 0], expected[:, 1], rtol=1e-10, atol=1e-12)
+    constant = training.train_stacked(wine64, "SGD, momentum 0.9", [0.1], [3], 30, 16)
+    assert constant.final()[0, 0] != pytest.approx(curves.final()[1, 0], rel=1e-6)
+
+
+def test_epochs_evaluates_schedule_free_at_the_average(wine64):
+    net = training.mlp(wine64.sizes, 0, dtype=torch.float64)
+    opt = training.make_optimizer("SGD schedule-free", net.parameters(), 0.05)
+    history = training.train(net, wine64, opt, 16, 2, progress=False)
+    assert not opt.param_groups[0]["train_mode"]                     # left at x after the last record
+    expected = reference_loop(wine64, "SGD schedule-free", 0.05, 0, 2 * 9, 16, 9)
+    assert np.allclose(history.val_loss, expected[:, 1], rtol=1e-10)
