@@ -294,6 +294,7 @@ class Curves:
     train_loss: np.ndarray   # (lrs, seeds, R): inf from where a copy diverged
     val_loss: np.ndarray
     val_acc: np.ndarray      # (lrs, seeds, R): 0 where a copy diverged
+    d: np.ndarray | None = None   # (lrs, seeds, R): the estimate d of each copy (D-Adaptation and Prodigy only)
 
     def final(self, which="val_loss"):
         """(lrs, seeds): the last record."""
@@ -353,6 +354,7 @@ def train_stacked(problem, optimizer, lrs, seeds, steps, batch_size, every=None,
     alive = torch.ones(K * S, dtype=torch.bool, device=device)
     ceiling = None
     records = {"train_loss": [], "val_loss": [], "val_acc": []}
+    estimates = []
     recorded = []
 
     def params():
@@ -374,6 +376,8 @@ def train_stacked(problem, optimizer, lrs, seeds, steps, batch_size, every=None,
             for name, value, bad in (("train_loss", tr, torch.inf), ("val_loss", va, torch.inf), ("val_acc", acc, 0.0)):
                 records[name].append(torch.where(ok, value.to(torch.float64), bad).view(K, S).cpu().numpy())
         recorded.append(t)
+        if optimizer in PER_COPY:
+            estimates.append(np.array([o.param_groups[0]["d"] for o in opts], dtype=float).reshape(K, S))
         for opt in opts:
             set_mode(opt, "train")
 
@@ -409,4 +413,5 @@ def train_stacked(problem, optimizer, lrs, seeds, steps, batch_size, every=None,
         if bar is not None:
             bar.close()
     stack = {name: np.stack(value, axis=2) for name, value in records.items()}
-    return Curves(optimizer, lrs, seeds, np.array(recorded), **stack)
+    d = np.stack(estimates, axis=2) if estimates else None
+    return Curves(optimizer, lrs, seeds, np.array(recorded), **stack, d=d)

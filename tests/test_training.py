@@ -172,6 +172,11 @@ def test_lr_free_stacked_copies_equal_the_reference_packages(wine64, name):
             assert np.allclose(curves.train_loss[i, j], expected[:, 0], rtol=1e-10, atol=1e-12)
             assert np.allclose(curves.val_loss[i, j], expected[:, 1], rtol=1e-10, atol=1e-12)
     assert not np.allclose(curves.train_loss[0, 0], curves.train_loss[0, 1])   # the seeds stay apart
+    if name in training.PER_COPY:       # the estimates recorded: d0 at the start, grown since, never shrinking
+        assert curves.d.shape == curves.train_loss.shape and (curves.d[..., 0] == 1e-4).all()
+        assert (np.diff(curves.d, axis=2) >= 0).all() and (curves.d[..., -1] > 1e-4).all()
+    else:
+        assert curves.d is None
 
 
 def test_stacked_cosine_schedule_equals_a_loop_with_the_schedule(wine64):
