@@ -330,11 +330,12 @@ def two_basin_starts(f, n, seed):
 
 
 def in_better_basin(f, finals):
-    """Which final points of a ``TwoBasin`` lie on the sharp (global) minimum's side of the barrier."""
-    xs = np.linspace(f.x_sharp, f.x_wide, 20001)
-    barrier = xs[np.argmax(f(xs[None]))]
-    x = finals[:, 0]
-    return np.isfinite(x) & (x < barrier) & (x > f.bounds[0][0] - 5)
+    """Which final points of a ``TwoBasin`` lie deep in its sharp, global basin: a loss below the midpoint between the
+    two minima's values (only points inside the sharp basin get there)."""
+    x = np.asarray(finals, dtype=np.float64)
+    level = 0.5 * float(f(f.local_minima[0]) + f(f.local_minima[1]))
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(x[:, 0]) & (f(np.nan_to_num(x).T) < level)
 
 
 def left_saddle(f, finals, tol=1e-2):
