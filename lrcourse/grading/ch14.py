@@ -1,1 +1,173 @@
-"""Checks for chapter 14: learning-rate-free methods."""
+"""Checks for chapter 14: learning-rate-free methods.
+
+The chapter derives D-Adaptation's lower bound on the distance D = ||x0 - x*||, Prodigy's re-weighting of it, and
+schedule-free learning as an average in place of a schedule. The exercise asks for one step of D-Adaptation SGD's
+estimate from its running sums, one step of schedule-free SGD (y, z and x), the early growth factor of the estimate
+(derived, then measured), and what schedule-free removes and what it keeps.
+"""
+
+import math
+
+import numpy as np
+
+from lrcourse.grading.core import Fail, as_array, as_number, call, choice, close, diagnose_all, number_answer, task
+
+
+# ---------------------------------------------------------------- task 1: D-Adaptation SGD's estimate, one step
+def _dadapt(d, numerator, s, g, lam, bound=lambda num, s: 2 * num / np.linalg.norm(s), use_max=True, after=False):
+    s_new = s + lam * g                                        # s_{k+1} = s_k + lam g_k
+    numerator = numerator + lam * float(g @ (s_new if after else s))   # + lam <g_k, s_k>  (s before this step)
+    d_hat = bound(numerator, s_new)
+    return (max(d, d_hat) if use_max else d_hat), numerator, s_new
+
+
+DADAPT_MISTAKES = [
+    (lambda *a: _dadapt(*a, use_max=False),
+     "your d can shrink: the estimate is d = max(d, d_hat), never smaller than the d before (the bound is a lower "
+     "bound; a smaller d_hat says nothing new)."),
+    (lambda *a: _dadapt(*a, after=True),
+     "your numerator uses s after adding this step's gradient: the sum is lam_k <g_k, s_k> with s_k the sum of the "
+     "gradients *before* step k (add lam g to s after the dot product)."),
+    (lambda *a: _dadapt(*a, bound=lambda num, s: 2 * num / np.abs(s).sum()),
+     "you divide by the l1 norm of s: D-Adaptation SGD uses the Euclidean norm ||s||_2 (the l1 norm is the Adam "
+     "form's)."),
+    (lambda *a: _dadapt(*a, bound=lambda num, s: 2 * num / float(s @ s)),
+     "you divide by ||s||^2: the bound is numerator / ||s||, the norm itself, not its square."),
+    (lambda *a: _dadapt(*a, bound=lambda num, s: num / np.linalg.norm(s)),
+     "your d_hat is the bound itself: the package (and the task) doubles it, d_hat = 2 numerator / ||s||."),
+]
+
+
+@task("14.dadapt_step", "Task 1: one step of D-Adaptation SGD's estimate d from its running sums")
+def check_dadapt_step(dadapt_step, rng):
+    cases = []
+    for trial in range(4):
+        n = int(rng.integers(3, 8))
+        s = rng.normal(size=n) * (0 if trial == 0 else 1)
+        g = rng.normal(size=n) + (0.5 * s if trial % 2 else 0)            # some steps along s: d_hat grows
+        d, numerator, lam = float(rng.uniform(0.01, 1)), float(rng.uniform(0, 2)), float(rng.uniform(0.05, 1))
+        if trial == 3:
+            d = 50.0                                                     # a large d: d_hat below it
+        inputs = (d, numerator, s, g, lam)
+        result = call(dadapt_step, d, numerator, s.copy(), g.copy(), lam,
+                      names=["d", "numerator", "s", "g", "lam"])
+        if not isinstance(result, (tuple, list)) or len(result) != 3:
+            raise Fail("return three things, `(d, numerator, s)`: the new estimate, the new running sum and the new "
+                       f"s; yours returned {type(result).__name__}.")
+        got = (as_number(result[0], "dadapt_step", value="the new d"), as_number(result[1], "dadapt_step", value="the new numerator"),
+               as_array(result[2], (n,), "dadapt_step", "the new s"))
+        cases.append((inputs, got))
+    expected = [_dadapt(*inputs) for inputs, _ in cases]
+    same = lambda a, b: all(close(x, y) for x, y in zip(a, b))
+    if all(same(got, want) for (_, got), want in zip(cases, expected)):
+        return ("Correct: numerator += lam <g, s> with the s before the step, then s += lam g, and d = max(d, "
+                "2 numerator / ||s||). The estimate never shrinks.")
+    explanation = diagnose_all(cases, DADAPT_MISTAKES, same=same)
+    if explanation:
+        raise Fail(explanation)
+    for k, ((inputs, got), want) in enumerate(zip(cases, expected)):
+        for name, a, b in zip(("d", "numerator", "s"), got, want):
+            if not close(a, b):
+                raise Fail(f"your new {name} differs from the rule's in case {k + 1}: expected {np.round(b, 6)}, got "
+                           f"{np.round(a, 6)}. Update in this order: numerator += lam <g, s>; s += lam g; "
+                           f"d = max(d, 2 numerator / ||s||).")
+    raise Fail("your answer differs from the rule's.")   # pragma: no cover - the loop above names the difference
+
+
+# ---------------------------------------------------------------- task 2: schedule-free SGD, one step
+def _sf(x, z, t, grad, lr, beta, at="y", shift=0, new_z=True):
+    y = (1 - beta) * z + beta * x
+    point = {"y": y, "x": x, "z": z}[at]
+    z_next = z - lr * grad(point)
+    c = 1 / (t + 1 + shift)                                    # c = 1/(t+1): t steps taken before this one
+    x_next = (1 - c) * x + c * (z_next if new_z else z)
+    return x_next, z_next
+
+
+SF_MISTAKES = [
+    (lambda *a: _sf(*a, at="x"), "you take the gradient at x, the average: schedule-free takes it at "
+                                 "y = (1 - beta) z + beta x."),
+    (lambda *a: _sf(*a, at="z"), "you take the gradient at z: schedule-free takes it at y = (1 - beta) z + beta x "
+                                 "(at z it would be plain SGD with Polyak averaging, beta = 0)."),
+    (lambda *a: _sf(*a, shift=1), "your averaging weight is off by one: with t steps already taken, c = 1/(t + 1) "
+                                  "(c = 1 at the first step, t = 0, so that x_1 = z_1)."),
+    (lambda *a: _sf(*a, shift=-1), "your averaging weight is off by one: with t steps already taken, c = 1/(t + 1), "
+                                   "not 1/t."),
+    (lambda *a: _sf(*a, new_z=False), "you average the old z into x: x_{t+1} = (1 - c) x_t + c z_{t+1}, with the z "
+                                      "after this step's SGD step."),
+]
+
+
+@task("14.sf_step", "Task 2: one step of schedule-free SGD")
+def check_sf_step(sf_step, rng):
+    n = int(rng.integers(3, 7))
+    h = rng.uniform(0.2, 1.0, size=n)
+    target = rng.normal(size=n)
+    grad = lambda p: h * (np.asarray(p, dtype=float) - target)
+    lr, beta = float(rng.uniform(0.2, 0.8)), float(rng.uniform(0.5, 0.95))
+    x = z = rng.normal(size=n)
+    ours = (x.copy(), z.copy())
+    cases = []
+    for t in range(12):
+        result = call(sf_step, ours[0].copy(), ours[1].copy(), t, grad, lr, beta,
+                      names=["x", "z", "t", "grad", "lr", "beta"])
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise Fail(f"return two arrays, `(x, z)`: the new average and the new z; yours returned "
+                       f"{type(result).__name__}.")
+        got = (as_array(result[0], (n,), "sf_step", "the new x"), as_array(result[1], (n,), "sf_step", "the new z"))
+        inputs = (ours[0].copy(), ours[1].copy(), t, grad, lr, beta)
+        want = _sf(*inputs)
+        cases.append((inputs, got))
+        if not (close(got[0], want[0]) and close(got[1], want[1])):
+            same = lambda a, b: close(a[0], b[0]) and close(a[1], b[1])
+            explanation = diagnose_all(cases[-1:], SF_MISTAKES, same=same)
+            where = "at the first step (t = 0)" if t == 0 else f"matches for t = 0..{t - 1}, differs at t = {t}"
+            if explanation:
+                raise Fail(f"your step {where}: {explanation}")
+            which = "x" if not close(got[0], want[0]) else "z"
+            raise Fail(f"your step {where}, in {which}: expected {np.round(want[0 if which == 'x' else 1], 6)}, got "
+                       f"{np.round(got[0 if which == 'x' else 1], 6)}. The rule: y = (1 - beta) z + beta x; "
+                       f"z = z - lr grad(y); c = 1/(t + 1); x = (1 - c) x + c z.")
+        ours = want
+    return ("Correct: the gradient at y = (1 - beta) z + beta x, the SGD step on z, and x the running mean of the z's "
+            "(c = 1/(t + 1)).")
+
+
+# ---------------------------------------------------------------- task 3: the early growth factor of d
+@task("14.growth_factor", "Task 3: predict, then measure, how fast d climbs from a tiny d0", kind="value")
+def check_growth_factor(growth_factor, rng):
+    value = number_answer(growth_factor, "growth_factor", "1.5")
+    if close(value, math.sqrt(2), rtol=2e-3):
+        raise Fail(f"{value:.4g} is sqrt(2), the factor of the bound itself, d_hat = numerator / ||s||. "
+                   "The package's rule doubles it: solve q^2 - 1 = 2.")
+    if close(value, 2.0, rtol=2e-3) or close(value, 3.0, rtol=2e-3):
+        raise Fail(f"{value:g} is the first ratio (d_2 / d_1 = 2), or q^2 without the root: the ratio settles "
+                   "where q^2 - 1 = 2 (print d_{k+1} / d_k for k = 5..15).")
+    if not close(value, math.sqrt(3), rtol=2e-3):
+        raise Fail(f"{value:.4g} is not the factor the ratios settle at: with d_i = q^i the rule "
+                   "d_{k+1} = 2 sum d_i S_i / S_{k+1} gives q^2 - 1 = 2. Measure the ratios to check.")
+    return ("Correct: sqrt(3) = 1.732 per step, so a decade of d0 costs ln 10 / ln sqrt(3), about 4.2 steps: the "
+            "start d0 hardly matters.")
+
+
+# ---------------------------------------------------------------- task 4: what schedule-free removes
+SF_OPTIONS = {
+    "a": "the learning rate: like D-Adaptation, it estimates the step size from the run",
+    "b": "the schedule and with it the need to know the run's length; it keeps an lr (and a warm-up), and the "
+         "parameters must be switched to the average x with eval() before evaluating",
+    "c": "momentum: the interpolation y replaces it, so beta has no effect",
+    "d": "the distinction between training and evaluation: the parameters always hold the average",
+}
+
+
+@task("14.removes", "Task 4: what schedule-free removes and what it keeps", kind="value")
+def check_removes(removes, rng):
+    choice(removes, "b", SF_OPTIONS, {
+        "a": "not the lr: schedule-free SGD's default lr is 1.0 and AdamW's 0.0025, and the chapter measured the loss "
+             "moving by more than ten times across AdamW's lr. It estimates no distance.",
+        "c": "beta matters: beta = 0 gives Polyak averaging, beta = 1 primal averaging (momentum with a 1/k "
+             "schedule); the interpolation plays momentum's part, it does not remove it.",
+        "d": "the parameters hold y during training (where the gradient is taken) and x only after eval(): that is "
+             "why train() and eval() exist, and the chapter measured different losses at the two points.",
+    })
+    return "Correct: it removes the schedule, not the lr; evaluate at the average x (eval()), train at y (train())."
