@@ -17,13 +17,16 @@ never raises: a diverging run is drawn up to the step where it flew off and
 named "diverged at step k"; an unexpected error is shown in the status line.
 
 One module per family of chapters: ``core`` (the Explorer and the loss axes
-they share), ``basics`` (chapters 00-02), ``sgd`` (03-05), ``adaptive`` (06-08), ``race`` (09), ``warmup`` (10), ``practice`` (11) and ``dashboard`` (12).
+they share), ``basics`` (chapters 00-02), ``sgd`` (03-05), ``adaptive`` (06-08), ``race`` (09), ``warmup`` (10), ``practice`` (11), ``dashboard`` (12),
+``claims`` (13) and ``lr_free`` (14).
 """
 
 from lrcourse.widgets.adaptive import adadelta_explorer, adagrad_explorer, rmsprop_explorer
 from lrcourse.widgets.basics import OPTIMIZERS, contour_explorer, first_step, lr_explorer_1d
+from lrcourse.widgets.claims import claims_explorer
 from lrcourse.widgets.core import GAP_FLOOR, Explorer
 from lrcourse.widgets.dashboard import training_dashboard
+from lrcourse.widgets.lr_free import lr_free_explorer
 from lrcourse.widgets.practice import RANGE_TEST_PROBLEMS, range_test_explorer
 from lrcourse.widgets.race import LR_MODES, race_explorer
 from lrcourse.widgets.sgd import BATCH_SIZES, SCHEDULES, momentum_explorer, schedule_explorer, sgd_explorer
@@ -31,5 +34,6 @@ from lrcourse.widgets.warmup import warmup_explorer
 
 __all__ = ["Explorer", "GAP_FLOOR", "first_step", "lr_explorer_1d", "contour_explorer", "sgd_explorer",
            "momentum_explorer", "schedule_explorer", "adagrad_explorer", "rmsprop_explorer", "adadelta_explorer", "race_explorer", "range_test_explorer", "warmup_explorer", "training_dashboard",
+           "claims_explorer", "lr_free_explorer",
            "OPTIMIZERS",
            "SCHEDULES", "BATCH_SIZES", "LR_MODES", "RANGE_TEST_PROBLEMS"]
