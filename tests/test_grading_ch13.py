@@ -130,7 +130,7 @@ def test_the_solutions_pass_and_the_unsolved_exercise_is_not_attempted():
         names = {}
         for cell in nb.cells:
             if cell.cell_type == "code" and ("def " in cell.source or "= None" in cell.source or "answer_" in cell.source) \
-                    and "check(" not in cell.source and "fair_compare(run" not in cell.source:
+                    and "check(" not in cell.source and "claims.losses(" not in cell.source and "wilson_data" not in cell.source:
                 exec(cell.source, {"np": np, "claims": claims} | names, names)
         feedback = grade_namespace("13", names)
         assert [f.status for f in feedback] == [expected] * 5, feedback

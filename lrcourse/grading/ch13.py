@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from lrcourse.grading.core import Fail, NotAttempted, _kind, as_array, as_number, call, choice, close, diagnose, task
+from lrcourse.grading.core import (Fail, NotAttempted, _kind, as_array, as_number, call, choice, close, diagnose,
+                                   diagnose_all, task)
 
 
 # ------------------------------------------------------------------------------------ task 1: sensitivity width
@@ -90,14 +91,15 @@ def _width_cases(rng):
 
 @task("13.sensitivity_width", "Task 1: the lr-sensitivity width, as a factor")
 def check_sensitivity_width(sensitivity_width, rng):
-    for lrs, losses in _width_cases(rng):
-        result = as_number(call(sensitivity_width, lrs, losses, names=["lrs", "losses"]), "sensitivity_width")
+    cases = [((lrs, losses), as_number(call(sensitivity_width, lrs, losses, names=["lrs", "losses"]),
+                                       "sensitivity_width")) for lrs, losses in _width_cases(rng)]
+    for (lrs, losses), result in cases:
         expected = _width(lrs, losses)
         if not close(result, expected, rtol=1e-9):
             if np.isnan(losses).any() and close(result, _width_nan_best(lrs, losses)):
                 raise Fail("a NaN loss (a diverged run) spoiled the best: np.min and np.argmin return NaN when one "
                            "value is NaN. Keep only the finite losses (np.isfinite) before taking the best.")
-            found = diagnose(result, (lrs, losses), WIDTH_MISTAKES)
+            found = diagnose_all(cases, WIDTH_MISTAKES) or diagnose(result, (lrs, losses), WIDTH_MISTAKES)
             shown = ", ".join("inf" if np.isposinf(v) else "nan" if np.isnan(v) else f"{v:.3g}" for v in losses)
             raise Fail(found or f"for lrs {np.round(lrs, 6).tolist()} and losses [{shown}] the factor is "
                                 f"{expected:.6g}, you returned {result:.6g}.")
@@ -124,11 +126,11 @@ HIT_MISTAKES = [
 @task("13.hit_probability", "Task 2: predict how often k random lrs land within 2x of the best")
 def check_hit_probability(hit_probability, rng):
     cases = [(float(rng.uniform(0.01, 0.5)), int(rng.integers(2, 30))) for _ in range(6)] + [(0.0, 5), (1.0, 3), (0.3, 1)]
-    for p, k in cases:
-        result = as_number(call(hit_probability, p, k, names=["p", "k"]), "hit_probability")
+    results = [((p, k), as_number(call(hit_probability, p, k, names=["p", "k"]), "hit_probability")) for p, k in cases]
+    for (p, k), result in results:
         expected = 1 - (1 - p) ** k
         if not close(result, expected, rtol=1e-9):
-            found = diagnose(result, (p, k), HIT_MISTAKES)
+            found = diagnose_all(results, HIT_MISTAKES) or diagnose(result, (p, k), HIT_MISTAKES)
             raise Fail(found or f"for p = {p:.4g} and k = {k} the chance is {expected:.6g}; you returned {result:.6g}.")
     return "Correct! Random search's chance grows like 1 - (1 - p)^k, never faster than a grid's k p."
 
@@ -184,6 +186,9 @@ FAIR_MISTAKES = [
 
 
 def _as_table(result, optimizers):
+    if result is None:
+        raise Fail("`fair_compare` returned None: did you forget the `return` statement? Return a dict: optimizer name "
+                   "-> (lr, mean, sd).")
     if not isinstance(result, dict):
         raise Fail(f"`fair_compare` returned {_kind(result)}; return a dict: optimizer name -> (lr, mean, sd).")
     missing = [n for n in optimizers if n not in result]
@@ -194,8 +199,13 @@ def _as_table(result, optimizers):
         value = result[name]
         if not isinstance(value, (tuple, list, np.ndarray)) or len(value) != 3:
             raise Fail(f"the entry for {name!r} should be a tuple (lr, mean, sd), not {value!r}.")
-        table[name] = tuple(as_number(v, "fair_compare", allow_inf=True, value=f"{what} of {name}")
-                            for v, what in zip(value, ("the lr", "the mean", "the sd")))
+        numbers = []
+        for v, what in zip(value, ("the lr", "the mean", "the sd")):
+            try:
+                numbers.append(float(v))                   # NaN kept: an sd over a diverged seed is NaN
+            except (TypeError, ValueError):
+                raise Fail(f"`fair_compare` returned {_kind(v)} as {what} of {name}, but a number was expected.") from None
+        table[name] = tuple(numbers)
     return table
 
 
