@@ -69,10 +69,10 @@ def endless(*args):
 REFERENCES_14 = {"14.dadapt_step": dadapt_step, "14.sf_step": sf_step, "14.growth_factor": math.sqrt(3),
                  "14.removes": "b"}
 WRONG_14 = {
-    "14.dadapt_step": [(dadapt_no_max, ["shrink", "max"]), (dadapt_after, ["before"]), (dadapt_l1, ["l1"])],
-    "14.sf_step": [(sf_at_x, ["gradient at x"]), (sf_off_by_one, ["off by one"]), (sf_old_z, ["old z"])],
-    "14.growth_factor": [(math.sqrt(2), ["sqrt(2)"]), (2.0, ["first ratio"]), (1.9, ["not the factor"])],
-    "14.removes": [("a", ["Not the lr"]), ("d", ["eval()"])],
+    "14.dadapt_step": [(dadapt_no_max, "can shrink"), (dadapt_after, "before"), (dadapt_l1, "l1 norm")],
+    "14.sf_step": [(sf_at_x, "gradient at x"), (sf_off_by_one, "off by one"), (sf_old_z, "old z")],
+    "14.growth_factor": [(math.sqrt(2), "sqrt(2)"), (2.0, "first ratio"), (1.9, "not the factor")],
+    "14.removes": [("a", "not the lr"), ("d", "eval()")],
 }
 ENDLESS_14 = ["14.dadapt_step", "14.sf_step"]
 
@@ -90,8 +90,7 @@ def test_named_mistakes_are_diagnosed(task_id):
         for seed in range(3):
             feedback = check(task_id, answer, seed=seed)
             assert feedback.status == "failed", (answer, feedback.message)
-            for word in words:
-                assert word in feedback.message, (word, feedback.message)
+            assert words.lower() in feedback.message.lower(), (words, feedback.message)
 
 
 def test_answers_written_differently_pass():

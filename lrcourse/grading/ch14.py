@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from lrcourse.grading.core import Fail, as_array, as_number, call, choice, close, diagnose_all, number_answer, task
+from lrcourse.grading.core import Fail, _kind, as_array, as_number, call, choice, close, diagnose_all, number_answer, task
 
 
 # ---------------------------------------------------------------- task 1: D-Adaptation SGD's estimate, one step
@@ -51,9 +51,11 @@ def check_dadapt_step(dadapt_step, rng):
         inputs = (d, numerator, s, g, lam)
         result = call(dadapt_step, d, numerator, s.copy(), g.copy(), lam,
                       names=["d", "numerator", "s", "g", "lam"])
+        if result is None:
+            raise Fail("`dadapt_step` returned None: did you forget the `return`? Return `(d, numerator, s)`.")
         if not isinstance(result, (tuple, list)) or len(result) != 3:
-            raise Fail("return three things, `(d, numerator, s)`: the new estimate, the new running sum and the new "
-                       f"s; yours returned {type(result).__name__}.")
+            raise Fail("return 3 numbers and arrays, `(d, numerator, s)`: the new estimate, the new running sum and "
+                       f"the new s; yours returned {_kind(result)}.")
         got = (as_number(result[0], "dadapt_step", value="the new d"), as_number(result[1], "dadapt_step", value="the new numerator"),
                as_array(result[2], (n,), "dadapt_step", "the new s"))
         cases.append((inputs, got))
@@ -111,9 +113,11 @@ def check_sf_step(sf_step, rng):
     for t in range(12):
         result = call(sf_step, ours[0].copy(), ours[1].copy(), t, grad, lr, beta,
                       names=["x", "z", "t", "grad", "lr", "beta"])
+        if result is None:
+            raise Fail("`sf_step` returned None: did you forget the `return`? Return `(x, z)`.")
         if not isinstance(result, (tuple, list)) or len(result) != 2:
-            raise Fail(f"return two arrays, `(x, z)`: the new average and the new z; yours returned "
-                       f"{type(result).__name__}.")
+            raise Fail(f"return 2 numbers or arrays, `(x, z)`: the new average and the new z; yours returned "
+                       f"{_kind(result)}.")
         got = (as_array(result[0], (n,), "sf_step", "the new x"), as_array(result[1], (n,), "sf_step", "the new z"))
         inputs = (ours[0].copy(), ours[1].copy(), t, grad, lr, beta)
         want = _sf(*inputs)
