@@ -72,7 +72,7 @@ WRONG_14 = {
     "14.dadapt_step": [(dadapt_no_max, "can shrink"), (dadapt_after, "before"), (dadapt_l1, "l1 norm")],
     "14.sf_step": [(sf_at_x, "gradient at x"), (sf_off_by_one, "off by one"), (sf_old_z, "old z")],
     "14.growth_factor": [(math.sqrt(2), "sqrt(2)"), (2.0, "first ratio"), (1.9, "not the factor")],
-    "14.removes": [("a", "not the lr"), ("d", "eval()")],
+    "14.removes": [("a", "not the lr"), ("c", "beta matters"), ("d", "eval()")],
 }
 ENDLESS_14 = ["14.dadapt_step", "14.sf_step"]
 
