@@ -18,8 +18,8 @@ def main():
     print("| claim | problem | default settings ms | 5 optimizers, 10 seeds, 500 steps ms |")
     for claim in CLAIMS:
         for problem in CLAIM_PROBLEMS[claim]:
+            w.controls["claim"].value = claim          # its reaction offers the claim's problems
             with w.hold():
-                w.controls["claim"].value = claim
                 w.controls["problem"].value = problem
                 w.controls["optimizers"].value = ("SGD", "momentum", "Adam")
                 w.controls["seeds"].value, w.controls["steps"].value = 5, 100
