@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lrcourse import functions, optim, race
+from lrcourse import _checks, functions, optim, race
 from lrcourse.runs import minibatch_sweep, sweep
 
 __all__ = ["OPTIMIZERS", "LRS", "EPS", "PROBLEMS", "make", "losses", "Width", "width", "Sensitivity",
@@ -43,7 +43,7 @@ FLOOR = 1e-10
 """A final loss below this counts as this: the problem is solved, and "within 2x of the best" means within 2x of it."""
 
 TORCH_DEFAULT_LR = {"SGD": 1e-3, "momentum": 1e-3, "AdaGrad": 1e-2, "RMSprop": 1e-2, "Adam": 1e-3}
-"""torch.optim's default lr of each (SGD has none in torch 2: 1e-3 is the course library's default)."""
+"""torch.optim's default lr of each (torch 2's SGD defaults to 1e-3 too, as the course library's does)."""
 
 
 def make(name, eps=None):
@@ -55,6 +55,8 @@ def make(name, eps=None):
     if eps is not None:
         if not hasattr(opt, "eps"):
             raise ValueError(f"{name} has no eps")
+        for value in np.ravel(np.asarray(eps, dtype=np.float64)):
+            _checks.eps(float(value))
         opt.eps = np.asarray(eps, dtype=np.float64)
     return opt
 
@@ -95,16 +97,25 @@ def _net_losses(name, lrs, seeds, steps, eps, batch_size=32):
                "RMSprop": ("RMSprop", {}), "Adam": ("Adam", {})}
     if name not in options:
         raise ValueError(f"expected one of ({', '.join(options)}), got {name}")
-    key, extra = options[name]
-    if eps is not None:
-        extra = {"eps": float(np.ravel(eps)[0])}
+    key, _ = options[name]
+    lrs = np.asarray(lrs, float)
+    if eps is None:
+        groups = [(None, np.arange(len(lrs)))]
+    else:
+        make(name, eps)                                    # the same checks as on the other problems
+        per_lr = np.broadcast_to(np.asarray(eps, dtype=np.float64), lrs.shape)
+        groups = [(float(e), np.flatnonzero(per_lr == e)) for e in np.unique(per_lr)]   # one eps per lr
+    out = np.empty((len(lrs), len(list(seeds))))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        curves = training.train_stacked(problem, key, np.asarray(lrs, float), list(seeds), steps, batch_size, **extra)
+        for e, rows in groups:
+            extra = {} if e is None else {"eps": e}
+            curves = training.train_stacked(problem, key, lrs[rows], list(seeds), steps, batch_size, **extra)
+            out[rows] = curves.final("train_loss")                                  # inf where diverged
     finally:
         torch.set_num_threads(threads)
-    return curves.final("train_loss")                                               # (k, S), inf where diverged
+    return out
 
 
 PROBLEMS = {
@@ -232,6 +243,8 @@ def search_hits(curve, k, repeats=2000, seed=0, factor=2.0):
     p = the fraction of the table within the factor)."""
     curve = np.asarray(curve, dtype=np.float64)
     curve = np.where(np.isnan(curve), np.inf, curve)
+    if not np.isfinite(curve).any():                     # every run diverged: nothing is good, no search hits
+        return 0.0, 0.0, 0.0
     good = curve <= factor * curve.min()
     rng = np.random.default_rng(seed)
     D = curve.ndim
@@ -257,6 +270,8 @@ def wilson_data(n, p=0.75, seed=0):
     the majority (the construction's condition, which makes sign(X^T y) interpolate)."""
     if not 0.5 < p < 1:
         raise ValueError(f"Expected 0.5 < p < 1, but got {p}")
+    if int(n) != n or n < 1:
+        raise ValueError(f"Expected n >= 1 examples, but got {n}")
     rng = np.random.default_rng(seed)
     while True:
         y = np.where(rng.random(n) < p, 1.0, -1.0)
@@ -284,10 +299,15 @@ def min_norm(X, y):
     return X.T @ np.linalg.solve(X @ X.T, y)
 
 
+WILSON_BLOWUP = 1e6
+"""A Wilson run whose training loss ends above this many times its start (|y|^2 / 2n = 0.5) has diverged."""
+
+
 def wilson_run(Xs, ys, name, lrs, steps):
     """Full-batch least squares f(w) = |X w - y|^2 / (2n) from w = 0, for every draw (Xs: (S, n, d)) and lr at once.
 
-    Returns (W (S, d, k), training loss (S, k)); a diverged run is NaN / inf."""
+    Returns (W (S, d, k), training loss (S, k)); a diverged run (loss not finite, or above ``WILSON_BLOWUP`` times
+    its starting loss) is NaN / inf."""
     Xs, ys = np.asarray(Xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
     S, n, d = Xs.shape
     lrs = np.asarray(lrs, dtype=np.float64)
@@ -300,7 +320,8 @@ def wilson_run(Xs, ys, name, lrs, steps):
             R = Xs @ W - ys[:, :, None]
             W = opt.step(W, Xs.transpose(0, 2, 1) @ R / n)
         loss = 0.5 * np.mean((Xs @ W - ys[:, :, None]) ** 2, axis=1)
-    bad = ~np.isfinite(loss)
+    start = 0.5 * np.mean(ys ** 2, axis=1)[:, None]
+    bad = ~(loss <= WILSON_BLOWUP * start)
     loss[bad] = np.inf
     W[np.broadcast_to(bad[:, None, :], W.shape)] = np.nan
     return W, loss
@@ -344,15 +365,28 @@ def left_saddle(f, finals, tol=1e-2):
     return np.all(np.isfinite(finals), axis=1) & (gaps < tol)
 
 
-def escape(f, name, lrs, starts, steps, success):
+def escape(f, name, lrs, starts, steps, success, hold=1):
     """Run ``name`` at every lr from every start; ``starts`` is a list (one entry per seed) of (n, dim) arrays.
 
-    ``success(f, finals)`` says which final points count. Returns an ``Escape`` (fractions per lr and seed)."""
+    ``success(f, points)`` says which points count. A run succeeds when its point counts at each of the last ``hold``
+    steps (``hold=1``: the final point alone, a snapshot; a run still bouncing between basins can be caught at a lucky
+    step, so chapter 13 asks that it *stays*). Returns an ``Escape`` (fractions per lr and seed)."""
     lrs = np.asarray(lrs, dtype=np.float64)
     k, S = len(lrs), len(starts)
     n = len(starts[0])
+    hold = int(hold)
+    if not 1 <= hold <= steps:
+        raise ValueError(f"Expected 1 <= hold <= steps, but got hold {hold}")
     every = np.concatenate(starts)
-    finals, gaps, _ = sweep(f, np.repeat(every, k, axis=0), make(name), np.tile(lrs, len(every)), steps)
-    ok = success(f, finals).reshape(S, n, k)
+    if hold == 1:
+        finals, gaps, _ = sweep(f, np.repeat(every, k, axis=0), make(name), np.tile(lrs, len(every)), steps)
+        ok = success(f, finals)
+    else:
+        finals, gaps, _, _, path = sweep(f, np.repeat(every, k, axis=0), make(name), np.tile(lrs, len(every)),
+                                         steps, trace=True, points=True)
+        ok = np.ones(len(finals), dtype=bool)
+        for t in range(steps + 1 - hold, steps + 1):
+            ok &= success(f, path[t])
+    ok = ok.reshape(S, n, k)
     gaps = gaps.reshape(S, n, k)
     return Escape(lrs, ok.mean(axis=1).T, gaps.mean(axis=1).T)
