@@ -61,17 +61,33 @@ def sf_old_z(x, z, t, grad, lr, beta):
     return (1 - c) * x + c * z, z - lr * grad(y)
 
 
+def sf_swapped_beta(x, z, t, grad, lr, beta):
+    y = beta * z + (1 - beta) * x
+    z = z - lr * grad(y)
+    c = 1 / (t + 1)
+    return (1 - c) * x + c * z, z
+
+
+def sf_c_over_t(x, z, t, grad, lr, beta):
+    y = (1 - beta) * z + beta * x
+    z = z - lr * grad(y)
+    c = 1 / t                                           # unguarded: divides by zero at the first step
+    return (1 - c) * x + c * z, z
+
+
 def endless(*args):
     while True:
         pass
 
 
-REFERENCES_14 = {"14.dadapt_step": dadapt_step, "14.sf_step": sf_step, "14.growth_factor": math.sqrt(3),
+REFERENCES_14 = {"14.dadapt_step": dadapt_step, "14.sf_step": sf_step, "14.growth_factor": math.sqrt(6),
                  "14.removes": "b"}
 WRONG_14 = {
     "14.dadapt_step": [(dadapt_no_max, "can shrink"), (dadapt_after, "before"), (dadapt_l1, "l1 norm")],
-    "14.sf_step": [(sf_at_x, "gradient at x"), (sf_off_by_one, "off by one"), (sf_old_z, "old z")],
-    "14.growth_factor": [(math.sqrt(2), "sqrt(2)"), (2.0, "first ratio"), (1.9, "not the factor")],
+    "14.sf_step": [(sf_at_x, "gradient at x"), (sf_off_by_one, "off by one"), (sf_old_z, "old z"),
+                   (sf_swapped_beta, "wrong point"), (sf_c_over_t, "1/(t + 1)")],
+    "14.growth_factor": [(math.sqrt(3), "chapter's factor"), (math.sqrt(2), "bound itself"), (math.sqrt(5), "-1"),
+                         (6.0, "without the root"), (2.5, "early ratio"), (2.3, "not the factor")],
     "14.removes": [("a", "not the lr"), ("c", "beta matters"), ("d", "eval()")],
 }
 ENDLESS_14 = ["14.dadapt_step", "14.sf_step"]
@@ -107,7 +123,7 @@ def test_answers_written_differently_pass():
 
     assert check("14.dadapt_step", dadapt_torch_style, seed=1).status == "passed"
     assert check("14.sf_step", sf_lerp, seed=1).status == "passed"
-    assert check("14.growth_factor", 1.732, seed=0).status == "passed"
+    assert check("14.growth_factor", 2.449, seed=0).status == "passed"
     assert check("14.removes", "(B)", seed=0).status == "passed"
 
 
