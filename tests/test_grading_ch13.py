@@ -20,6 +20,13 @@ def _fair_mistake(index):
     return lambda run, o, lrs, t, s: wrong(run, o, lrs, t, s)
 
 
+def _width_nan_empty(lrs, losses):
+    """The common NaN failure: a NaN best, then lrs[good].max() on an empty selection raises a zero-size ValueError."""
+    lrs, losses = np.asarray(lrs, float), np.asarray(losses, float)
+    good = losses <= 2 * np.min(losses)
+    return float(lrs[good].max() / lrs[good].min())
+
+
 REFERENCES_13 = {
     "13.sensitivity_width": ch13._width,
     "13.hit_probability": lambda p, k: 1 - (1 - p) ** k,
@@ -30,7 +37,7 @@ REFERENCES_13 = {
 
 WRONG_13 = {
     "13.sensitivity_width": [(w, e.split(":")[0][:30]) for w, e in ch13.WIDTH_MISTAKES]
-    + [(ch13._width_nan_best, "NaN loss")],
+    + [(ch13._width_nan_best, "NaN loss"), (_width_nan_empty, "NaN loss")],
     "13.hit_probability": [(w, e.split(":")[0][:30]) for w, e in ch13.HIT_MISTAKES],
     "13.fair_compare": [(_fair_mistake(i), e.split(":")[0][:30]) for i, (_, e) in enumerate(ch13.FAIR_MISTAKES)],
     "13.answer_fair": [("a", "untuned"), ("b", "luck of its selection"), ("c", "4 times the steps"),

@@ -63,3 +63,15 @@ def test_no_combination_raises():
             w.controls["problem"].value = problem
             assert "Could not draw" not in w.status.value, (claim, opts, lr_range, problem, w.status.value)
             assert w.image.value
+
+
+def test_review_fixes_wilson_blowup_named_and_untrained_runs_noted():
+    w = claims_explorer(claim="4: generalize", problem="Wilson et al. (n = 30, p = 0.75)", optimizers=("SGD",),
+                        steps=100, seeds=2)
+    with w.hold():
+        w.controls["lr_range"].value = (-1.0, 1.0)     # lr 1 and above blow up (about 1e270 at 1.78, still finite)
+    assert "SGD diverged" in w.status.value and "lowest training loss" in w.status.value
+    w = claims_explorer(claim="2: less tuning", problem="digits, logistic", optimizers=("SGD",), steps=5, seeds=1)
+    assert "note" in w.status.value and "too few steps" in w.status.value
+    w = claims_explorer(claim="3: escape", problem="two basins", optimizers=("RMSprop",), steps=100, seeds=1)
+    assert "escapes that stay" in w.status.value

@@ -15,7 +15,7 @@ __all__ = ["claims_explorer", "CLAIMS", "CLAIM_PROBLEMS"]
 CLAIMS = {
     "1: faster": "the tuned loss at the budget",
     "2: less tuning": "the width of the 2x window",
-    "3: escape": "the fraction of starts that escape",
+    "3: escape": "the fraction of starts that escape and stay",
     "4: generalize": "the test error on Wilson et al.'s problem",
 }
 CLAIM_PROBLEMS = {
@@ -46,6 +46,8 @@ def _curves(claim, problem, names, lrs, steps, seeds):
     if claim in ("1: faster", "2: less tuning"):
         for name in names:
             loss = claims.losses(problem, name, lrs, seeds, steps)
+            start = claims.losses(problem, name, [0.0], seeds, 1).mean()          # lr 0: the starting loss
+            out.setdefault("_start", {})[name] = start
             mean = loss.mean(axis=1)
             out[name] = (mean, loss.std(axis=1))
             bad = np.flatnonzero(~np.isfinite(mean))
@@ -59,7 +61,7 @@ def _curves(claim, problem, names, lrs, steps, seeds):
         starts = [claims.two_basin_starts(f, _STARTS, s) if problem == "two basins" else f.random_starts(_STARTS, s)
                   for s in seeds]
         for name in names:
-            e = claims.escape(f, name, lrs, starts, steps, rule)
+            e = claims.escape(f, name, lrs, starts, steps, rule, hold=max(1, steps // 5))   # stays: last fifth
             out[name] = (e.mean, e.sd)
             every = np.concatenate(starts)
             bad = np.flatnonzero(~np.isfinite(e.loss).all(axis=1) | ~np.isfinite(e.loss).any(axis=1))
@@ -78,6 +80,7 @@ def _curves(claim, problem, names, lrs, steps, seeds):
             errors[~np.isfinite(loss.T)] = np.nan
             out[name] = (np.nanmean(np.where(np.isfinite(loss.T), errors, np.nan), axis=1)
                          if np.isfinite(loss).any() else np.full(len(lrs), np.nan), np.nanstd(errors, axis=1))
+            out.setdefault("_train", {})[name] = np.where(np.isfinite(loss), loss, np.inf).mean(axis=0)
             bad = np.flatnonzero(~np.isfinite(loss).all(axis=0))
             if len(bad):
                 diverged[name] = f"{name} diverged (lr {lrs[bad[0]]:.3g} and above)"
@@ -85,6 +88,30 @@ def _curves(claim, problem, names, lrs, steps, seeds):
 
 
 def _verdict(claim, curves, lrs):
+    curves = dict(curves)
+    start, train = curves.pop("_start", {}), curves.pop("_train", {})
+    if claim in ("1: faster", "2: less tuning"):
+        text = _verdict_loss(claim, curves, lrs)
+        idle = [n for n, (m, _) in curves.items() if np.isfinite(m).any() and np.nanmin(m) > 0.5 * start.get(n, np.inf)]
+        if idle:
+            text += (f" (note: {', '.join(idle)} still above half the starting loss at the best lr: too few steps "
+                     "to have trained, so these numbers mean little)")
+        return text
+    if claim == "4: generalize":
+        at = {}
+        for n, (m, _) in curves.items():
+            t = train.get(n)
+            if t is not None and np.isfinite(t).any():
+                j = int(np.argmin(t))
+                at[n] = (m[j], lrs[j])
+        if not at:
+            return "every run diverged"
+        return "test error at the lr with the lowest training loss: " + ", ".join(
+            f"{n} {e:.3f} (lr {lr:.2g})" for n, (e, lr) in sorted(at.items(), key=lambda kv: kv[1][0]))
+    return _verdict_loss(claim, curves, lrs)
+
+
+def _verdict_loss(claim, curves, lrs):
     if claim == "2: less tuning":
         widths = {n: claims.width(lrs, m) for n, (m, _) in curves.items()}
         widths = {n: w for n, w in widths.items() if np.isfinite(w.best)}
@@ -103,7 +130,7 @@ def _verdict(claim, curves, lrs):
         return "lowest tuned loss: " + ", ".join(f"{n} {best[n]:.3g}" for n in ranked)
     if claim == "3: escape":
         top = {n: (np.nanmax(m), lrs[int(np.nanargmax(m))]) for n, (m, _) in curves.items()}
-        return "most escapes: " + ", ".join(f"{n} {f:.2f} (lr {lr:.2g})" for n, (f, lr) in
+        return "most escapes that stay: " + ", ".join(f"{n} {f:.2f} (lr {lr:.2g})" for n, (f, lr) in
                                            sorted(top.items(), key=lambda kv: -kv[1][0]))
     lowest = {n: np.nanmin(m) for n, (m, _) in curves.items() if np.isfinite(m).any()}
     if not lowest:
@@ -156,6 +183,8 @@ def claims_explorer(claim="2: less tuning", problem="quadratic, rotated", optimi
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")        # all-NaN slices of diverged runs: drawn as such, not warned
             curves, diverged = _curves(claim, problem, names, lrs, int(steps), list(range(int(seeds))))
+            message = _verdict(claim, curves, lrs)
+            curves = {k: v for k, v in curves.items() if not k.startswith("_")}     # the extras: for the verdict only
         for name in names:
             mean, sd = curves[name]
             finite = np.isfinite(mean)
@@ -172,6 +201,7 @@ def claims_explorer(claim="2: less tuning", problem="quadratic, rotated", optimi
             else:
                 ax.fill_between(lrs, np.where(finite, mean - sd, np.nan), np.where(finite, mean + sd, np.nan),
                                 color=colour, alpha=0.15)
+        ax.set_xlim(lrs[0] / 1.3, lrs[-1] * 1.3)       # set before the log scale: every run may have diverged
         ax.set_xscale("log")
         ax.set_xlabel("lr")
         if claim in ("1: faster", "2: less tuning"):
@@ -185,7 +215,6 @@ def claims_explorer(claim="2: less tuning", problem="quadratic, rotated", optimi
         ax.set_title(f"claim {claim} on {problem}, {steps} steps: {CLAIMS[claim]}", fontsize=10)
         ax.legend(fontsize=8)
         fig.tight_layout()
-        message = _verdict(claim, curves, lrs)
         if diverged:
             message += ". " + "; ".join(diverged.values())
         return message
