@@ -60,12 +60,39 @@ def test_a_growth_cap_slows_the_estimate():
     assert capped < free          # (Prodigy's first growth, away from d0, is not capped: the package's rule)
 
 
-def test_a_warmup_longer_than_the_run_is_a_message_not_a_crash():
+def test_a_warmup_longer_than_the_run_is_drawn_and_named():
     w = lr_free_explorer(method="SGD schedule-free", steps=50)
     w.controls["warmup"].value = 100
-    assert "warm-up must be shorter" in w.status.value
+    assert "Could not" not in w.status.value and "longer than the run" in w.status.value
     w.controls["warmup"].value = 10
-    assert "Could not" not in w.status.value
+    assert "Could not" not in w.status.value and "longer than the run" not in w.status.value
+
+
+def test_only_the_knobs_of_the_method_are_enabled():
+    w = lr_free_explorer(method="Prodigy", steps=50)
+    c = w.controls
+    assert not c["d0"].disabled and not c["d_coef"].disabled and c["lr"].disabled and c["warmup"].disabled
+    c["method"].value = "D-Adapt Adam"
+    assert not c["d0"].disabled and not c["growth_rate"].disabled and c["d_coef"].disabled
+    c["method"].value = "AdamW schedule-free"
+    assert c["d0"].disabled and c["growth_rate"].disabled and not c["lr"].disabled and not c["warmup"].disabled
+    c["method"].value = "Adam (tuned lr)"
+    assert all(c[k].disabled for k in ("d0", "growth_rate", "d_coef", "lr", "warmup"))
+
+
+def test_a_run_that_diverges_at_once_still_shows_its_step_size(monkeypatch):
+    import lrcourse.widgets.lr_free as lr_free
+
+    def one_step(problem, method, steps, seed, **knobs):          # diverged at step 1: one step size recorded
+        sizes, ds, losses = np.full(steps, np.nan), np.full(steps, np.nan), np.full(steps, np.nan)
+        sizes[0], ds[0], losses[0] = 1e-3, 1e-3, 2.3
+        return losses, np.array([0]), np.array([2.3]), sizes, ds, 1
+
+    monkeypatch.setattr(lr_free, "run", one_step)
+    w = lr_free.lr_free_explorer(method="D-Adapt SGD", steps=50)
+    size_line, d_line = w.dynamic[3], w.dynamic[4]
+    assert "diverged at step 1" in w.status.value
+    assert size_line.get_marker() == "o" and d_line.get_marker() == "o"
 
 
 def test_no_combination_raises():

@@ -130,6 +130,7 @@ def lr_free_explorer(method="Prodigy", d0=1e-6, growth_rate=math.inf, d_coef=1.0
     ax_loss.legend(loc="upper right", fontsize=8)
     (size_line,) = ax_d.plot([], [], color="C0", lw=2, label="step size used")
     (d_line,) = ax_d.plot([], [], "--", color="C2", lw=1.5, label="estimate d")
+    ax_d.axhline(adam_lr, color="0.5", ls=":", lw=1.2, label=f"tuned Adam's lr ({adam_lr:g})")
     ax_d.set(xlabel="step t", ylabel="step size (log)", yscale="log", ylim=(1e-11, 1e3))
     ax_d.grid(True, alpha=0.3)
     ax_d.legend(loc="lower right", fontsize=8)
@@ -141,14 +142,13 @@ def lr_free_explorer(method="Prodigy", d0=1e-6, growth_rate=math.inf, d_coef=1.0
         w.background_key = steps
         for ax in (ax_loss, ax_d):
             ax.set_xlim(0, steps)
-        if "schedule-free" in method and warmup >= steps:
-            raise ValueError(f"the warm-up must be shorter than the {steps} steps of the run")
         if method in ("D-Adapt SGD", "D-Adapt Adam", "Prodigy"):
             knobs = {"d0": d0, "growth_rate": growth_rate, "d_coef": d_coef if method == "Prodigy" else 1.0}
             said = f"d0 {d0:.0e}, growth rate {growth_rate:g}" + (f", d_coef {d_coef:.3g}" if method == "Prodigy" else "")
         elif "schedule-free" in method:
             knobs = {"lr": lr, "warmup": warmup}
-            said = f"lr {lr:.3g}, warm-up {warmup} steps"
+            said = f"lr {lr:.3g}, warm-up {warmup} steps" + (" (longer than the run: the lr never reaches its peak)"
+                                                              if warmup >= steps else "")
         else:
             knobs = {}
             said = f"lr {adam_lr:g} (tuned)"
@@ -162,6 +162,8 @@ def lr_free_explorer(method="Prodigy", d0=1e-6, growth_rate=math.inf, d_coef=1.0
         val_line.set_data(val_steps, val)
         size_line.set_data(t + 1, sizes)
         d_line.set_data(t + 1, ds if method in ("D-Adapt Adam", "Prodigy", "D-Adapt SGD") else np.full(steps, np.nan))
+        for line, values in ((size_line, sizes), (d_line, ds)):      # a run that diverged at once: one point, a marker
+            line.set_marker("o" if np.isfinite(values).sum() == 1 else "None")
         if diverged is not None:
             mark.set_data([diverged], [min(np.nanmax(losses) if np.isfinite(losses).any() else 1e2, 9e2)])
         else:
@@ -176,11 +178,21 @@ def lr_free_explorer(method="Prodigy", d0=1e-6, growth_rate=math.inf, d_coef=1.0
         return head + (f"validation loss {val[-1]:.3f} after {steps} steps (lowest {val.min():.3f}), "
                        f"step size {sizes[-1]:.3g}{d_text}.")
 
+    def enable(name):
+        """Only the knobs the method has are enabled (the others would be ignored)."""
+        estimates = name in ("D-Adapt SGD", "D-Adapt Adam", "Prodigy")
+        controls["d0"].disabled = controls["growth_rate"].disabled = not estimates
+        controls["d_coef"].disabled = name != "Prodigy"
+        controls["lr"].disabled = controls["warmup"].disabled = name not in SF_DEFAULT_LR
+
     def new_method(name):
         """The schedule-free methods' lr slider starts at the package's default lr for the method chosen."""
         controls["method"].value = name
         if name in SF_DEFAULT_LR:
             controls["lr"].value = SF_DEFAULT_LR[name]
+        enable(name)
+
+    enable(method)
 
     rows = [[controls["method"], controls["seed"], controls["steps"]],
             [controls["d0"], controls["growth_rate"], controls["d_coef"]],
