@@ -333,6 +333,7 @@ class Escape:
     lrs: np.ndarray
     success: np.ndarray     # (lrs, seeds): the fraction of each seed's starts that succeeded
     loss: np.ndarray        # (lrs, seeds): the mean final loss gap of each seed's starts (inf: one diverged)
+    snapshot: np.ndarray = None   # (lrs, seeds): the fraction that count at the last step alone (with hold > 1)
 
     @property
     def mean(self):
@@ -387,6 +388,7 @@ def escape(f, name, lrs, starts, steps, success, hold=1):
         ok = np.ones(len(finals), dtype=bool)
         for t in range(steps + 1 - hold, steps + 1):
             ok &= success(f, path[t])
+    last = success(f, finals).reshape(S, n, k).mean(axis=1).T
     ok = ok.reshape(S, n, k)
     gaps = gaps.reshape(S, n, k)
-    return Escape(lrs, ok.mean(axis=1).T, gaps.mean(axis=1).T)
+    return Escape(lrs, ok.mean(axis=1).T, gaps.mean(axis=1).T, last)

@@ -446,6 +446,7 @@ def test_escape_hold_counts_only_runs_that_stay():
     snap = claims.escape(f, "RMSprop", lrs, starts, 200, claims.in_better_basin)
     stay = claims.escape(f, "RMSprop", lrs, starts, 200, claims.in_better_basin, hold=50)
     assert np.all(stay.success <= snap.success)           # staying is stricter than a snapshot
+    assert np.array_equal(stay.snapshot, snap.success)    # the snapshot comes with it
     assert np.array_equal(claims.escape(f, "RMSprop", lrs, starts, 200, claims.in_better_basin, hold=1).success,
                           snap.success)
     with pytest.raises(ValueError, match="hold"):
