@@ -172,7 +172,7 @@ def check_growth_factor(growth_factor, rng):
                    f"d_{{k+1}} = {FACTOR} sum d_i S_i / S_{{k+1}} gives q^2 - 1 = {FACTOR}. Measure the ratios to check.")
     return (f"Correct: sqrt({1 + FACTOR}) = {q:.3f} per step, so a decade of d0 costs ln 10 / ln q, about "
             f"{math.log(10) / math.log(q):.1f} steps: the start d0 hardly delays the climb (section 6 of the chapter "
-            "measures whether it changes where the estimate ends).")
+            "measures whether it changes the final validation loss).")
 
 
 # ---------------------------------------------------------------- task 4: what schedule-free removes
