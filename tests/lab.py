@@ -125,3 +125,20 @@ def picture_changes_after(page, picture, action, timeout=10_000):
     page.wait_for_function("([el, old]) => el.src !== old", arg=[picture.element_handle(), before],
                            timeout=timeout)
     return 1e3 * (time.perf_counter() - start)
+
+
+@contextlib.contextmanager
+def one_cell_page(root, name, source):
+    """A notebook ``root/name`` holding one code cell, ``source``, served by JupyterLab and opened in headless chromium
+    (a workspace of its own): yields the page, closed afterwards with the server and the browser."""
+    import nbformat
+
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), root / name)
+    stem = name.rsplit(".", 1)[0]
+    with jupyter_lab(root) as (url, token), chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{url}/lab/workspaces/{stem}/tree/{name}?token={token}")
+            yield page
+        finally:
+            page.close()

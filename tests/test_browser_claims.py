@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import available, chromium, find_explorer, jupyter_lab, run_all
+from lab import available, find_explorer, one_cell_page, run_all
 
 NOTEBOOK = "claims.ipynb"   # written by the fixture: the explorer alone (the chapter takes ~30 s to run)
 
@@ -16,16 +16,9 @@ if available() is not None:
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    import nbformat
-
-    root = tmp_path_factory.mktemp("lab13")
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "from lrcourse.widgets.claims import claims_explorer\nclaims_explorer(steps=50, seeds=2)")]), root / NOTEBOOK)
-    with jupyter_lab(root) as (url, token), chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{url}/lab/workspaces/claims/tree/{NOTEBOOK}?token={token}")
+    with one_cell_page(tmp_path_factory.mktemp("lab13"), NOTEBOOK, "from lrcourse.widgets.claims import claims_explorer\n"
+                       "claims_explorer(steps=50, seeds=2)") as page:
         yield page
-        page.close()
 
 
 def test_changing_the_claim_reruns_the_experiment(page):

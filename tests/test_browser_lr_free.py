@@ -2,11 +2,9 @@
 all, pick another method and move the d0 slider with the keyboard; the status and the picture must change.
 Skipped, with the reason, where chromium or Playwright is missing."""
 
-from pathlib import Path
-
 import pytest
 
-from lab import available, chromium, find_explorer, jupyter_lab, picture_changes_after, run_all
+from lab import available, find_explorer, one_cell_page, picture_changes_after, run_all
 
 NOTEBOOK = "lr_free.ipynb"
 
@@ -15,27 +13,14 @@ if available() is not None:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    import nbformat
-
-    root = tmp_path_factory.mktemp("lab")
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "from lrcourse.widgets.lr_free import lr_free_explorer\nlr_free_explorer(steps=100)")]), root / NOTEBOOK)
-    with jupyter_lab(root) as server:
-        yield server
+def page(tmp_path_factory):
+    with one_cell_page(tmp_path_factory.mktemp("lab14"), NOTEBOOK, "from lrcourse.widgets.lr_free import lr_free_explorer\n"
+                       "lr_free_explorer(steps=100)") as page:
+        yield page
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
-def test_pick_a_method_and_move_d0(lab, browser, tmp_path):
-    url, token = lab
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def test_pick_a_method_and_move_d0(page, tmp_path):
     try:
-        page.goto(f"{url}/lab/workspaces/{Path(NOTEBOOK).stem}/tree/{NOTEBOOK}?token={token}")
         run_all(page)
         explorer, status, picture = find_explorer(page, "d_coef")
         page.wait_for_function("el => el.innerText.includes('Prodigy (d0')", arg=status.element_handle(),
@@ -55,5 +40,3 @@ def test_pick_a_method_and_move_d0(lab, browser, tmp_path):
     except Exception:
         page.screenshot(path=str(tmp_path / "last.png"))
         raise
-    finally:
-        page.close()
