@@ -6,10 +6,25 @@ the update rule shows up and grows instead of being reset each step.
 """
 
 import numpy as np
+import pytest
 import torch
 
 RTOL = 1e-9
 STEPS = 300
+
+
+def log_uniform(rng, low, high):
+    """A hyperparameter drawn uniformly on a log scale between ``low`` and ``high``."""
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test (bit-exact comparisons must not depend on how a sum is split), then as before."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 class NoisyQuadratic:

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from lrcourse import lr_free
+from parity import log_uniform, one_thread  # noqa: E402,F401  (one_thread: the fixture below uses it)
 
 dadaptation = pytest.importorskip("dadaptation")
 prodigyopt = pytest.importorskip("prodigyopt")
@@ -33,18 +34,11 @@ REFERENCES = {
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every test of this module on one thread."""
 
 
 # ---- randomized options ---------------------------------------------------------------------
-
-def log_uniform(rng, low, high):
-    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
-
 
 def growth(rng):
     return float("inf") if rng.random() < 0.5 else float(rng.uniform(1.01, 1.2))

@@ -10,13 +10,9 @@ import pytest
 import torch
 
 from lrcourse import optim, torch_optim
-from parity import NoisyQuadratic, assert_same_trajectory, numpy_trajectory, torch_trajectory
+from parity import NoisyQuadratic, assert_same_trajectory, log_uniform, numpy_trajectory, torch_trajectory
 
 SEEDS = [0, 1, 2]
-
-
-def log_uniform(rng, low, high):
-    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
 # For each optimizer: variants (which options are on) and a sampler of the

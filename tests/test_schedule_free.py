@@ -19,6 +19,7 @@ import torch
 schedulefree = pytest.importorskip("schedulefree")
 
 from lrcourse import schedule_free  # noqa: E402
+from parity import log_uniform, one_thread  # noqa: E402,F401  (one_thread: the fixture below uses it)
 
 RTOL = 1e-10
 STEPS = 300
@@ -27,15 +28,8 @@ NAMES = ["SGDScheduleFree", "AdamWScheduleFree"]
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def log_uniform(rng, low, high):
-    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+def _one_thread(one_thread):
+    """Every test of this module on one thread."""
 
 
 def shared_options(rng):
