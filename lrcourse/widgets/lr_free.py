@@ -18,21 +18,18 @@ EVERY = 10            # the validation loss is measured every EVERY steps
 
 
 def _optimizer(method, params, d0, growth_rate, d_coef, lr, warmup, adam_lr):
-    from lrcourse import torch_optim
+    """The method by its name in ``lrcourse.training.OPTIMIZERS``, with the knobs it has (D-Adaptation and Prodigy
+    at their default lr 1, a multiplier of d)."""
+    from lrcourse import training
 
-    if method == "D-Adapt SGD":
-        return torch_optim.DAdaptSGD(params, d0=d0, growth_rate=growth_rate)
-    if method == "D-Adapt Adam":
-        return torch_optim.DAdaptAdam(params, d0=d0, growth_rate=growth_rate)
-    if method == "Prodigy":
-        return torch_optim.Prodigy(params, d0=d0, growth_rate=growth_rate, d_coef=d_coef)
-    if method == "SGD schedule-free":
-        return torch_optim.SGDScheduleFree(params, lr=lr, warmup_steps=warmup)
-    if method == "AdamW schedule-free":
-        return torch_optim.AdamWScheduleFree(params, lr=lr, warmup_steps=warmup)
+    if method not in METHODS:
+        raise ValueError(f"expected one of ({', '.join(METHODS)}), got {method}")
     if method == "Adam (tuned lr)":
-        return torch_optim.Adam(params, lr=adam_lr)
-    raise ValueError(f"expected one of ({', '.join(METHODS)}), got {method}")
+        return training.make_optimizer("Adam", params, adam_lr)
+    if "schedule-free" in method:
+        return training.make_optimizer(method, params, lr, warmup_steps=warmup)
+    knobs = {"d0": d0, "growth_rate": growth_rate, **({"d_coef": d_coef} if method == "Prodigy" else {})}
+    return training.make_optimizer(method, params, 1.0, **knobs)
 
 
 def _step_size(method, opt):
